@@ -1,0 +1,186 @@
+// Package storage is the port between Ripcord's services and its databases:
+// one set of repository methods that the SQLite and PostgreSQL adapters both
+// implement, and that one behaviour suite (storagetest) checks on both.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/ripcordhq/ripcord"
+)
+
+// Sentinels every adapter maps its driver's errors to, in one interpretError.
+var (
+	// ErrNotFound is returned when a looked-up row does not exist.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrConflict is returned when a write breaks a uniqueness rule.
+	ErrConflict = errors.New("storage: conflict")
+)
+
+// Store is an open database. Reads may run on it directly; every write runs in
+// InTx, so a change and its audit entry commit together or not at all.
+type Store interface {
+	Queries
+
+	// InTx runs fn in a read-write transaction, committing when fn returns nil
+	// and rolling back otherwise (including on panic).
+	InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+
+	// Migrate moves the schema (Ripcord's tables and the job queue's) to
+	// target: MigrateLatest for the newest version, 0 for none.
+	Migrate(ctx context.Context, direction MigrateDirection, target int64) ([]MigrationResult, error)
+
+	// MigrationStatus lists every known migration and whether it is applied.
+	MigrationStatus(ctx context.Context) ([]MigrationState, error)
+
+	// NewJobClient builds a job queue client on this database, with the
+	// driver this dialect needs. Jobs inserted through Tx.JobInsert commit
+	// with the transaction.
+	NewJobClient(cfg *river.Config) (JobClient, error)
+
+	// Dialect names the database ("sqlite" or "postgres") for logs and metrics.
+	Dialect() string
+
+	// Close releases the database; it waits for nothing but open statements.
+	Close() error
+}
+
+// MigrateDirection says which way Migrate moves.
+type MigrateDirection string
+
+// Migration directions.
+const (
+	MigrateUp   MigrateDirection = "up"
+	MigrateDown MigrateDirection = "down"
+)
+
+// MigrateLatest as a target means the newest known version.
+const MigrateLatest int64 = -1
+
+// MigrationResult reports one migration Migrate applied or rolled back.
+type MigrationResult struct {
+	Version  int64
+	Name     string
+	Duration time.Duration
+}
+
+// MigrationState is one known migration and whether it is applied.
+type MigrationState struct {
+	Version   int64
+	Name      string
+	Applied   bool
+	AppliedAt time.Time
+}
+
+// JobClient is the slice of the job queue client the daemon uses. Both
+// River client types satisfy it.
+type JobClient interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// Queries reads Ripcord's state. Methods return ErrNotFound when the named row
+// does not exist.
+type Queries interface {
+	AppGetByID(ctx context.Context, id int64) (*ripcord.App, error)
+	AppGetByName(ctx context.Context, name string) (*ripcord.App, error)
+	AppList(ctx context.Context) ([]*ripcord.App, error)
+
+	BuildGetByID(ctx context.Context, id int64) (*ripcord.Build, error)
+	// BuildGetByIdentity finds the build holding a store identity: on Android
+	// the versionCode alone, on iOS version plus build number.
+	BuildGetByIdentity(ctx context.Context, p BuildIdentityParams) (*ripcord.Build, error)
+	// BuildGetBySHA256 finds an app's build of a platform with these bytes.
+	BuildGetBySHA256(ctx context.Context, appID int64, platform ripcord.Platform, sha256 string) (*ripcord.Build, error)
+	BuildList(ctx context.Context, p BuildListParams) ([]*ripcord.Build, error)
+	// BuildBlobKeyReferenced reports whether any build points at the blob key.
+	BuildBlobKeyReferenced(ctx context.Context, key string) (bool, error)
+
+	ReleaseGetByVersion(ctx context.Context, appID int64, version string) (*ripcord.Release, error)
+	ReleaseList(ctx context.Context, appID int64) ([]*ripcord.Release, error)
+
+	TokenGetByHash(ctx context.Context, hash string) (*ripcord.Token, error)
+	TokenGetByName(ctx context.Context, name string) (*ripcord.Token, error)
+	TokenList(ctx context.Context) ([]*ripcord.Token, error)
+
+	// AuditList returns entries with Seq > AfterSeq in order, at most Limit.
+	AuditList(ctx context.Context, p AuditListParams) ([]ripcord.AuditEntry, error)
+	// AuditHead returns the newest entry's sequence number and hash (0, ""
+	// when the log is empty).
+	AuditHead(ctx context.Context) (seq int64, hash string, err error)
+
+	// JobCounts counts queued jobs by kind and state, for metrics.
+	JobCounts(ctx context.Context) ([]JobCount, error)
+}
+
+// Tx is a read-write transaction.
+type Tx interface {
+	Queries
+
+	// AppCreate inserts a, setting its ID and timestamps. ErrConflict when
+	// the name, bundle id or package is taken.
+	AppCreate(ctx context.Context, a *ripcord.App) error
+
+	// BuildCreate inserts b, setting its ID. ErrConflict when its store
+	// identity or bytes already exist.
+	BuildCreate(ctx context.Context, b *ripcord.Build) error
+
+	// ReleaseCreate inserts r with its platforms, setting its ID. ErrConflict
+	// when the app already has that version.
+	ReleaseCreate(ctx context.Context, r *ripcord.Release) error
+	// ReleasePlatformUpdate stores a release's state on one platform.
+	ReleasePlatformUpdate(ctx context.Context, releaseID int64, rp ripcord.ReleasePlatform) error
+
+	// TokenCreate inserts t, setting its ID. ErrConflict when the name is taken.
+	TokenCreate(ctx context.Context, t *ripcord.Token) error
+	// TokenRevoke marks a token revoked at the given time.
+	TokenRevoke(ctx context.Context, id int64, at time.Time) error
+	// TokenTouch records that a token was used.
+	TokenTouch(ctx context.Context, id int64, at time.Time) error
+
+	// AuditAppend links e to the chain (setting Seq, PrevHash and Hash) and
+	// stores it. Concurrent transactions append one after the other.
+	AuditAppend(ctx context.Context, e *ripcord.AuditEntry) error
+
+	// JobInsert enqueues a job that runs only if the transaction commits.
+	JobInsert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+}
+
+// BuildIdentityParams names a build by its store identity.
+type BuildIdentityParams struct {
+	AppID       int64
+	Platform    ripcord.Platform
+	Version     string // ignored on Android
+	BuildNumber string
+}
+
+// BuildListParams filters a build listing; zero fields match everything.
+type BuildListParams struct {
+	AppID    int64
+	Platform ripcord.Platform
+	Version  string
+	Limit    int // default 100
+}
+
+// AuditListParams pages through the audit log.
+type AuditListParams struct {
+	AfterSeq int64
+	Limit    int    // default 1000
+	Target   string // exact target, or "" for every entry
+}
+
+// JobCount is how many jobs of a kind are in a state.
+type JobCount struct {
+	Kind  string
+	State string
+	Count int64
+}

@@ -1,0 +1,408 @@
+// Package storagetest is the behaviour suite every storage adapter must pass.
+// internal/sqlite and internal/postgres both call Exercise, so the two
+// dialects cannot drift apart. Test code only.
+package storagetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ripcordhq/ripcord"
+	"github.com/ripcordhq/ripcord/internal/storage"
+)
+
+// Harness opens stores for the suite.
+type Harness struct {
+	// Open returns a fresh, empty, unmigrated store of its own, closed and
+	// removed at test cleanup.
+	Open func(t *testing.T) storage.Store
+	// Exec runs raw SQL on the store, for tests that tamper with rows.
+	Exec func(t *testing.T, s storage.Store, query string, args ...any)
+}
+
+// Exercise runs the whole suite.
+func Exercise(t *testing.T, h Harness) {
+	t.Run("Migrations", func(t *testing.T) { t.Parallel(); testMigrations(t, h) })
+	t.Run("Apps", func(t *testing.T) { t.Parallel(); testApps(t, h) })
+	t.Run("Builds", func(t *testing.T) { t.Parallel(); testBuilds(t, h) })
+	t.Run("Releases", func(t *testing.T) { t.Parallel(); testReleases(t, h) })
+	t.Run("Tokens", func(t *testing.T) { t.Parallel(); testTokens(t, h) })
+	t.Run("Audit", func(t *testing.T) { t.Parallel(); testAudit(t, h) })
+	t.Run("AuditConcurrent", func(t *testing.T) { t.Parallel(); testAuditConcurrent(t, h) })
+	t.Run("AuditTamper", func(t *testing.T) { t.Parallel(); testAuditTamper(t, h) })
+	t.Run("Rollback", func(t *testing.T) { t.Parallel(); testRollback(t, h) })
+	t.Run("Jobs", func(t *testing.T) { t.Parallel(); testJobs(t, h) })
+}
+
+// migrated opens a store and migrates it to the latest schema.
+func migrated(t *testing.T, h Harness) storage.Store {
+	t.Helper()
+	s := h.Open(t)
+	_, err := s.Migrate(context.Background(), storage.MigrateUp, storage.MigrateLatest)
+	require.NoError(t, err)
+	return s
+}
+
+var t0 = time.Date(2026, 11, 23, 9, 30, 15, 123456000, time.UTC) // microseconds: PostgreSQL keeps no finer
+
+func inTx(t *testing.T, s storage.Store, fn func(ctx context.Context, tx storage.Tx) error) {
+	t.Helper()
+	require.NoError(t, s.InTx(context.Background(), fn))
+}
+
+func createApp(t *testing.T, s storage.Store, name string) *ripcord.App {
+	t.Helper()
+	a := &ripcord.App{Name: name, IOSBundleID: "com.example." + name, AndroidPackage: "com.example." + name, CreatedAt: t0, UpdatedAt: t0}
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.AppCreate(ctx, a) })
+	return a
+}
+
+func sha(n int) string { return fmt.Sprintf("%064x", n) }
+
+func testMigrations(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.Open(t)
+	for round := 0; round < 2; round++ {
+		res, err := s.Migrate(ctx, storage.MigrateUp, storage.MigrateLatest)
+		require.NoError(t, err)
+		require.NotEmpty(t, res, "round %d: up applied nothing on an empty schema", round)
+		st, err := s.MigrationStatus(ctx)
+		require.NoError(t, err)
+		for _, m := range st {
+			require.True(t, m.Applied, "migration %d %s not applied after up", m.Version, m.Name)
+		}
+		_, err = s.AppList(ctx)
+		require.NoError(t, err)
+
+		again, err := s.Migrate(ctx, storage.MigrateUp, storage.MigrateLatest)
+		require.NoError(t, err)
+		require.Empty(t, again, "a second up must be a no-op")
+
+		_, err = s.Migrate(ctx, storage.MigrateDown, 0)
+		require.NoError(t, err)
+		st, err = s.MigrationStatus(ctx)
+		require.NoError(t, err)
+		for _, m := range st {
+			require.False(t, m.Applied, "migration %d %s still applied after down to 0", m.Version, m.Name)
+		}
+		_, err = s.AppList(ctx)
+		require.Error(t, err, "apps table must be gone after down to 0")
+	}
+}
+
+func testApps(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	a := createApp(t, s, "shop")
+	require.NotZero(t, a.ID)
+
+	got, err := s.AppGetByName(ctx, "shop")
+	require.NoError(t, err)
+	require.Equal(t, a, got)
+	got, err = s.AppGetByID(ctx, a.ID)
+	require.NoError(t, err)
+	require.Equal(t, "com.example.shop", got.IOSBundleID)
+
+	_, err = s.AppGetByName(ctx, "nope")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+
+	tests := []struct {
+		name string
+		app  ripcord.App
+	}{
+		{"ErrNameTaken", ripcord.App{Name: "shop", AndroidPackage: "com.other.a"}},
+		{"ErrBundleIDTaken", ripcord.App{Name: "other", IOSBundleID: "com.example.shop"}},
+		{"ErrPackageTaken", ripcord.App{Name: "other2", AndroidPackage: "com.example.shop"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := tt.app
+			app.CreatedAt, app.UpdatedAt = t0, t0
+			err := s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.AppCreate(ctx, &app) })
+			require.ErrorIs(t, err, storage.ErrConflict)
+		})
+	}
+
+	// Two apps without an iOS bundle id do not clash on the empty string.
+	for _, n := range []string{"droid-a", "droid-b"} {
+		app := &ripcord.App{Name: n, AndroidPackage: "com.example." + n[len(n)-1:], CreatedAt: t0, UpdatedAt: t0}
+		inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.AppCreate(ctx, app) })
+	}
+	list, err := s.AppList(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 3)
+	require.Equal(t, []string{"droid-a", "droid-b", "shop"}, []string{list[0].Name, list[1].Name, list[2].Name})
+}
+
+func testBuilds(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	a := createApp(t, s, "shop")
+	mk := func(p ripcord.Platform, v, n string, shaN int) *ripcord.Build {
+		return &ripcord.Build{AppID: a.ID, Platform: p, Version: v, BuildNumber: n, SHA256: sha(shaN), Size: 10, BlobKey: "k/" + sha(shaN), UploadedBy: "token:ci", CreatedAt: t0}
+	}
+	create := func(b *ripcord.Build) error {
+		return s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.BuildCreate(ctx, b) })
+	}
+	and120 := mk(ripcord.Android, "1.2.0", "120", 1)
+	require.NoError(t, create(and120))
+	require.NoError(t, create(mk(ripcord.IOS, "1.2.0", "120", 2)))
+	// Apple lets a build number repeat under a new version.
+	require.NoError(t, create(mk(ripcord.IOS, "1.2.1", "120", 3)))
+
+	// Play: a versionCode is unique whatever the version name.
+	require.ErrorIs(t, create(mk(ripcord.Android, "1.3.0", "120", 4)), storage.ErrConflict)
+	// Same bytes twice is one build.
+	require.ErrorIs(t, create(mk(ripcord.Android, "1.3.0", "130", 1)), storage.ErrConflict)
+	// iOS: same version and build number is taken.
+	require.ErrorIs(t, create(mk(ripcord.IOS, "1.2.0", "120", 5)), storage.ErrConflict)
+
+	got, err := s.BuildGetByIdentity(ctx, storage.BuildIdentityParams{AppID: a.ID, Platform: ripcord.Android, Version: "9.9.9", BuildNumber: "120"})
+	require.NoError(t, err)
+	require.Equal(t, and120, got)
+	got, err = s.BuildGetByIdentity(ctx, storage.BuildIdentityParams{AppID: a.ID, Platform: ripcord.IOS, Version: "1.2.1", BuildNumber: "120"})
+	require.NoError(t, err)
+	require.Equal(t, sha(3), got.SHA256)
+	_, err = s.BuildGetByIdentity(ctx, storage.BuildIdentityParams{AppID: a.ID, Platform: ripcord.IOS, Version: "1.2.2", BuildNumber: "120"})
+	require.ErrorIs(t, err, storage.ErrNotFound)
+
+	got, err = s.BuildGetBySHA256(ctx, a.ID, ripcord.Android, sha(1))
+	require.NoError(t, err)
+	require.Equal(t, and120.ID, got.ID)
+
+	list, err := s.BuildList(ctx, storage.BuildListParams{AppID: a.ID, Platform: ripcord.IOS})
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	require.Equal(t, "1.2.1", list[0].Version, "newest first")
+	list, err = s.BuildList(ctx, storage.BuildListParams{Version: "1.2.0"})
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+
+	ref, err := s.BuildBlobKeyReferenced(ctx, "k/"+sha(1))
+	require.NoError(t, err)
+	require.True(t, ref)
+	ref, err = s.BuildBlobKeyReferenced(ctx, "k/"+sha(99))
+	require.NoError(t, err)
+	require.False(t, ref)
+}
+
+func testReleases(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	a := createApp(t, s, "shop")
+	b := &ripcord.Build{AppID: a.ID, Platform: ripcord.Android, Version: "1.2.0", BuildNumber: "120", SHA256: sha(1), Size: 1, BlobKey: "k", UploadedBy: "x", CreatedAt: t0}
+	r := &ripcord.Release{AppID: a.ID, Version: "1.2.0", CreatedBy: "token:rm", CreatedAt: t0, Platforms: []ripcord.ReleasePlatform{
+		{Platform: ripcord.Android, Status: ripcord.StatusDraft, UpdatedAt: t0},
+		{Platform: ripcord.IOS, Status: ripcord.StatusDraft, UpdatedAt: t0},
+	}}
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error {
+		if err := tx.BuildCreate(ctx, b); err != nil {
+			return err
+		}
+		return tx.ReleaseCreate(ctx, r)
+	})
+	require.NotZero(t, r.ID)
+
+	dup := &ripcord.Release{AppID: a.ID, Version: "1.2.0", CreatedBy: "x", CreatedAt: t0}
+	require.ErrorIs(t, s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.ReleaseCreate(ctx, dup) }), storage.ErrConflict)
+
+	t1 := t0.Add(time.Hour)
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error {
+		return tx.ReleasePlatformUpdate(ctx, r.ID, ripcord.ReleasePlatform{Platform: ripcord.Android, BuildID: b.ID, Status: ripcord.StatusUploaded, UpdatedAt: t1})
+	})
+	err := s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+		return tx.ReleasePlatformUpdate(ctx, r.ID+100, ripcord.ReleasePlatform{Platform: ripcord.Android, Status: ripcord.StatusUploaded, UpdatedAt: t1})
+	})
+	require.ErrorIs(t, err, storage.ErrNotFound)
+
+	got, err := s.ReleaseGetByVersion(ctx, a.ID, "1.2.0")
+	require.NoError(t, err)
+	require.Equal(t, []ripcord.ReleasePlatform{
+		{Platform: ripcord.Android, BuildID: b.ID, Status: ripcord.StatusUploaded, UpdatedAt: t1},
+		{Platform: ripcord.IOS, Status: ripcord.StatusDraft, UpdatedAt: t0},
+	}, got.Platforms)
+	require.Equal(t, ripcord.StatusDraft, got.Status())
+
+	r2 := &ripcord.Release{AppID: a.ID, Version: "1.3.0", CreatedBy: "x", CreatedAt: t1, Platforms: []ripcord.ReleasePlatform{{Platform: ripcord.Android, Status: ripcord.StatusDraft, UpdatedAt: t1}}}
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.ReleaseCreate(ctx, r2) })
+	list, err := s.ReleaseList(ctx, a.ID)
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	require.Equal(t, "1.3.0", list[0].Version)
+	require.Len(t, list[0].Platforms, 1)
+	require.Len(t, list[1].Platforms, 2)
+
+	_, err = s.ReleaseGetByVersion(ctx, a.ID, "9.9.9")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+}
+
+func testTokens(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	tok := &ripcord.Token{Name: "ci", Role: ripcord.RoleEngineer, Prefix: "rcd_abcd", Hash: ripcord.HashTokenSecret("secret"), CreatedBy: "local:root", CreatedAt: t0}
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.TokenCreate(ctx, tok) })
+	dup := *tok
+	dup.Hash = ripcord.HashTokenSecret("other")
+	require.ErrorIs(t, s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.TokenCreate(ctx, &dup) }), storage.ErrConflict)
+
+	got, err := s.TokenGetByHash(ctx, ripcord.HashTokenSecret("secret"))
+	require.NoError(t, err)
+	require.Equal(t, tok, got)
+	require.False(t, got.Revoked())
+
+	used, revoked := t0.Add(time.Minute), t0.Add(time.Hour)
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error {
+		if err := tx.TokenTouch(ctx, tok.ID, used); err != nil {
+			return err
+		}
+		return tx.TokenRevoke(ctx, tok.ID, revoked)
+	})
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.TokenRevoke(ctx, tok.ID, revoked.Add(time.Hour)) })
+	got, err = s.TokenGetByName(ctx, "ci")
+	require.NoError(t, err)
+	require.True(t, got.Revoked())
+	require.True(t, got.RevokedAt.Equal(revoked), "the first revocation time is kept: %v", got.RevokedAt)
+	require.WithinDuration(t, used, got.LastUsedAt, time.Microsecond)
+
+	require.ErrorIs(t, s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.TokenRevoke(ctx, 999, t0) }), storage.ErrNotFound)
+	_, err = s.TokenGetByHash(ctx, ripcord.HashTokenSecret("wrong"))
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	list, err := s.TokenList(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+}
+
+func appendEntry(t *testing.T, s storage.Store, i int) ripcord.AuditEntry {
+	t.Helper()
+	e := ripcord.AuditEntry{At: t0.Add(time.Duration(i) * time.Nanosecond), Actor: "token:ci", Action: "app.create", Target: fmt.Sprintf("app/a%d", i), After: "{}", RequestID: fmt.Sprintf("req-%d", i)}
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.AuditAppend(ctx, &e) })
+	return e
+}
+
+func testAudit(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	seq, hash, err := s.AuditHead(ctx)
+	require.NoError(t, err)
+	require.Zero(t, seq)
+	require.Empty(t, hash)
+
+	var written []ripcord.AuditEntry
+	for i := 1; i <= 5; i++ {
+		written = append(written, appendEntry(t, s, i))
+	}
+	require.Equal(t, written[3].Hash, written[4].PrevHash)
+	got, err := s.AuditList(ctx, storage.AuditListParams{})
+	require.NoError(t, err)
+	require.Equal(t, written, got, "entries round-trip exactly, nanoseconds included")
+	require.Nil(t, ripcord.VerifyAuditChain(0, "", got))
+
+	page, err := s.AuditList(ctx, storage.AuditListParams{AfterSeq: 2, Limit: 2})
+	require.NoError(t, err)
+	require.Equal(t, []int64{3, 4}, []int64{page[0].Seq, page[1].Seq})
+	byTarget, err := s.AuditList(ctx, storage.AuditListParams{Target: "app/a3"})
+	require.NoError(t, err)
+	require.Len(t, byTarget, 1)
+
+	seq, hash, err = s.AuditHead(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(5), seq)
+	require.Equal(t, written[4].Hash, hash)
+}
+
+// testAuditConcurrent appends from many goroutines at once; the chain must
+// come out linear, with no forks or gaps.
+func testAuditConcurrent(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := ripcord.AuditEntry{At: t0, Actor: "a", Action: "x", Target: fmt.Sprint(i)}
+			errs <- s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.AuditAppend(ctx, &e) })
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	got, err := s.AuditList(ctx, storage.AuditListParams{})
+	require.NoError(t, err)
+	require.Len(t, got, n)
+	require.Nil(t, ripcord.VerifyAuditChain(0, "", got))
+}
+
+func testAuditTamper(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	for i := 1; i <= 4; i++ {
+		appendEntry(t, s, i)
+	}
+	h.Exec(t, s, `UPDATE audit_log SET after_state = '{"role":"admin"}' WHERE seq = 3`)
+	got, err := s.AuditList(ctx, storage.AuditListParams{})
+	require.NoError(t, err)
+	br := ripcord.VerifyAuditChain(0, "", got)
+	require.NotNil(t, br)
+	require.Equal(t, int64(3), br.Seq)
+}
+
+// testRollback shows a failed transaction leaves nothing behind, audit
+// entry included.
+func testRollback(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	boom := fmt.Errorf("boom")
+	err := s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+		a := &ripcord.App{Name: "gone", AndroidPackage: "com.example.gone", CreatedAt: t0, UpdatedAt: t0}
+		if err := tx.AppCreate(ctx, a); err != nil {
+			return err
+		}
+		e := ripcord.AuditEntry{At: t0, Actor: "a", Action: "app.create", Target: "app/gone"}
+		if err := tx.AuditAppend(ctx, &e); err != nil {
+			return err
+		}
+		_, err := tx.AppGetByName(ctx, "gone")
+		require.NoError(t, err, "the transaction sees its own write")
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	_, err = s.AppGetByName(ctx, "gone")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	seq, _, err := s.AuditHead(ctx)
+	require.NoError(t, err)
+	require.Zero(t, seq)
+}
+
+type noopArgs struct{ N int }
+
+func (noopArgs) Kind() string { return "storagetest_noop" }
+
+func testJobs(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	_, err := s.NewJobClient(&river.Config{}) // insert-only client
+	require.NoError(t, err)
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.JobInsert(ctx, noopArgs{N: 1}, nil) })
+	err = s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+		if err := tx.JobInsert(ctx, noopArgs{N: 2}, nil); err != nil {
+			return err
+		}
+		return fmt.Errorf("abort")
+	})
+	require.Error(t, err)
+	counts, err := s.JobCounts(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []storage.JobCount{{Kind: "storagetest_noop", State: "available", Count: 1}}, counts,
+		"the job of the committed transaction is queued, the rolled-back one is not")
+}
