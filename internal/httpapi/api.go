@@ -1,0 +1,167 @@
+// Package httpapi is Ripcord's JSON API under /api/v1, plus the probes and
+// metrics at the root. Every route is declared once in routes(), with the
+// role it needs; the OpenAPI document is checked against that table.
+package httpapi
+
+import (
+	"cmp"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ripcordhq/ripcord"
+	"github.com/ripcordhq/ripcord/internal/access"
+	"github.com/ripcordhq/ripcord/internal/catalog"
+)
+
+// Catalog is the use-case service for apps, builds and releases.
+type Catalog interface {
+	AppCreate(ctx context.Context, a ripcord.App) (*ripcord.App, error)
+	AppGet(ctx context.Context, name string) (*ripcord.App, error)
+	AppList(ctx context.Context) ([]*ripcord.App, error)
+	BuildUpload(ctx context.Context, p catalog.BuildUploadParams) (*ripcord.Build, bool, error)
+	BuildList(ctx context.Context, p catalog.BuildListParams) ([]*ripcord.Build, error)
+	BuildGet(ctx context.Context, app string, id int64) (*ripcord.Build, error)
+	ReleaseCreate(ctx context.Context, app, version string) (*ripcord.Release, error)
+	ReleaseGet(ctx context.Context, app, version string) (*ripcord.Release, error)
+	ReleaseList(ctx context.Context, app string) ([]*ripcord.Release, error)
+	MaxArtifactBytes() int64
+}
+
+// Access authenticates callers and manages tokens.
+type Access interface {
+	Authenticate(ctx context.Context, secret string) (ripcord.Actor, error)
+	TokenCreate(ctx context.Context, name string, role ripcord.Role) (string, *ripcord.Token, error)
+	TokenList(ctx context.Context) ([]*ripcord.Token, error)
+	TokenRevoke(ctx context.Context, name string) (*ripcord.Token, error)
+	AuditVerify(ctx context.Context) (*access.AuditReport, error)
+}
+
+// AuditReader pages through the audit log.
+type AuditReader interface {
+	AuditList(ctx context.Context, afterSeq int64, limit int, target string) ([]ripcord.AuditEntry, error)
+}
+
+// Readiness reports whether the server can serve: nil, or the reason not.
+type Readiness func(ctx context.Context) error
+
+// Config holds the handler's dependencies and limits.
+type Config struct {
+	Catalog Catalog     // required
+	Access  Access      // required
+	Audit   AuditReader // required
+	Ready   Readiness   // required
+	// Registry receives the HTTP metrics; the daemon registers job and build
+	// metrics on it too. Required.
+	Registry *prometheus.Registry
+	// MaxBodyBytes limits JSON request bodies. Default 1 MiB.
+	MaxBodyBytes int64
+	// RequestTimeout bounds JSON requests (not uploads). Default 30s.
+	RequestTimeout time.Duration
+	// Logger is the request logger. Default slog.Default().
+	Logger *slog.Logger
+}
+
+type handler struct {
+	catalog        Catalog
+	access         Access
+	audit          AuditReader
+	ready          Readiness
+	maxBody        int64
+	requestTimeout time.Duration
+	logger         *slog.Logger
+	metrics        *httpMetrics
+	gatherer       prometheus.Gatherer
+}
+
+// route is one endpoint. Role "" means open (probes and metrics only).
+type route struct {
+	method, pattern string
+	role            ripcord.Role
+	streaming       bool // no request timeout: uploads may take long
+	fn              func(http.ResponseWriter, *http.Request)
+}
+
+func (h *handler) routes() []route {
+	return []route{
+		{method: "GET", pattern: "/healthz", fn: h.healthz},
+		{method: "GET", pattern: "/readyz", fn: h.readyz},
+		{method: "GET", pattern: "/metrics", fn: h.metricsHandler},
+		{method: "GET", pattern: "/api/v1/openapi.json", role: ripcord.RoleViewer, fn: h.openapi},
+		{method: "GET", pattern: "/api/v1/apps", role: ripcord.RoleViewer, fn: h.appList},
+		{method: "POST", pattern: "/api/v1/apps", role: ripcord.RoleAdmin, fn: h.appCreate},
+		{method: "GET", pattern: "/api/v1/apps/{app}", role: ripcord.RoleViewer, fn: h.appGet},
+		{method: "GET", pattern: "/api/v1/apps/{app}/builds", role: ripcord.RoleViewer, fn: h.buildList},
+		{method: "POST", pattern: "/api/v1/apps/{app}/builds", role: ripcord.RoleEngineer, streaming: true, fn: h.buildUpload},
+		{method: "GET", pattern: "/api/v1/apps/{app}/builds/{id}", role: ripcord.RoleViewer, fn: h.buildGet},
+		{method: "GET", pattern: "/api/v1/apps/{app}/releases", role: ripcord.RoleViewer, fn: h.releaseList},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases", role: ripcord.RoleReleaseManager, fn: h.releaseCreate},
+		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}", role: ripcord.RoleViewer, fn: h.releaseGet},
+		{method: "GET", pattern: "/api/v1/tokens", role: ripcord.RoleAdmin, fn: h.tokenList},
+		{method: "POST", pattern: "/api/v1/tokens", role: ripcord.RoleAdmin, fn: h.tokenCreate},
+		{method: "DELETE", pattern: "/api/v1/tokens/{name}", role: ripcord.RoleAdmin, fn: h.tokenRevoke},
+		{method: "GET", pattern: "/api/v1/audit", role: ripcord.RoleViewer, fn: h.auditList},
+		{method: "GET", pattern: "/api/v1/audit/verify", role: ripcord.RoleViewer, fn: h.auditVerify},
+	}
+}
+
+// NewHandler builds the API handler with its middleware: request id,
+// recovery, metrics and logging around everything; authentication, role
+// check and request timeout around each protected route.
+func NewHandler(cfg Config) http.Handler {
+	h := &handler{
+		catalog: cfg.Catalog, access: cfg.Access, audit: cfg.Audit, ready: cfg.Ready,
+		maxBody:        cmp.Or(cfg.MaxBodyBytes, 1<<20),
+		requestTimeout: cmp.Or(cfg.RequestTimeout, 30*time.Second),
+		logger:         cmp.Or(cfg.Logger, slog.Default()),
+		metrics:        newHTTPMetrics(cfg.Registry),
+		gatherer:       cfg.Registry,
+	}
+	mux := http.NewServeMux()
+	for _, rt := range h.routes() {
+		var next http.Handler = http.HandlerFunc(rt.fn)
+		if !rt.streaming {
+			next = h.withTimeout(next)
+		}
+		if rt.role != "" {
+			next = h.withAuth(rt.role, next)
+		}
+		mux.Handle(rt.method+" "+rt.pattern, next)
+	}
+	// Unknown API paths and wrong methods answer in the API's error shape.
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		h.writeError(w, r, ripcord.Errorf(ripcord.ENOTFOUND, "no API endpoint %s %s; see /api/v1/openapi.json", r.Method, r.URL.Path))
+	})
+	return h.withRequestID(h.withRecover(h.withObserve(mux)))
+}
+
+// withTimeout bounds a request's context.
+func (h *handler) withTimeout(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), h.requestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := h.ready(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// drain reads what is left of a request body, bounded, so a keep-alive
+// connection can be reused after an early error.
+func drain(r io.Reader) { _, _ = io.CopyN(io.Discard, r, 1<<20) }

@@ -1,0 +1,159 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/ripcordhq/ripcord"
+)
+
+// The wire types below are the API's JSON. The CLI's client decodes the same
+// structs, so server and client cannot disagree on a field name.
+
+// App is an app on the wire.
+type App struct {
+	Name           string    `json:"name"`
+	IOSBundleID    string    `json:"ios_bundle_id,omitempty"`
+	AndroidPackage string    `json:"android_package,omitempty"`
+	Platforms      []string  `json:"platforms"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// AppCreateRequest registers an app.
+type AppCreateRequest struct {
+	Name           string `json:"name"`
+	IOSBundleID    string `json:"ios_bundle_id,omitempty"`
+	AndroidPackage string `json:"android_package,omitempty"`
+}
+
+// Build is a build on the wire.
+type Build struct {
+	ID           int64     `json:"id"`
+	App          string    `json:"app"`
+	Platform     string    `json:"platform"`
+	Version      string    `json:"version"`
+	BuildNumber  string    `json:"build_number"`
+	SHA256       string    `json:"sha256"`
+	Size         int64     `json:"size"`
+	SourceCommit string    `json:"source_commit,omitempty"`
+	UploadedBy   string    `json:"uploaded_by"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Release is a release on the wire.
+type Release struct {
+	App       string            `json:"app"`
+	Version   string            `json:"version"`
+	Status    string            `json:"status"`
+	CreatedBy string            `json:"created_by"`
+	CreatedAt time.Time         `json:"created_at"`
+	Platforms []ReleasePlatform `json:"platforms"`
+}
+
+// ReleasePlatform is a release's state on one platform.
+type ReleasePlatform struct {
+	Platform  string    `json:"platform"`
+	Status    string    `json:"status"`
+	BuildID   int64     `json:"build_id,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ReleaseCreateRequest starts a release.
+type ReleaseCreateRequest struct {
+	Version string `json:"version"`
+}
+
+// Token is a token on the wire; the secret appears only in TokenCreated.
+type Token struct {
+	Name       string     `json:"name"`
+	Role       string     `json:"role"`
+	Prefix     string     `json:"prefix"`
+	CreatedBy  string     `json:"created_by"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+// TokenCreateRequest issues a token.
+type TokenCreateRequest struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// TokenCreated is the one response that carries a token's secret.
+type TokenCreated struct {
+	Token
+	Secret string `json:"secret"`
+}
+
+// AuditEntry is an audit log entry on the wire.
+type AuditEntry struct {
+	Seq       int64     `json:"seq"`
+	At        time.Time `json:"at"`
+	Actor     string    `json:"actor"`
+	Action    string    `json:"action"`
+	Target    string    `json:"target"`
+	Before    string    `json:"before,omitempty"`
+	After     string    `json:"after,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
+	Hash      string    `json:"hash"`
+}
+
+// AuditVerifyResult reports whether the audit chain holds.
+type AuditVerifyResult struct {
+	OK        bool   `json:"ok"`
+	Entries   int64  `json:"entries"`
+	BrokenSeq int64  `json:"broken_seq,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// List wraps every collection response, leaving room for paging fields.
+type List[T any] struct {
+	Items []T `json:"items"`
+}
+
+// NewApp converts a domain app to the wire.
+func NewApp(a *ripcord.App) App {
+	out := App{Name: a.Name, IOSBundleID: a.IOSBundleID, AndroidPackage: a.AndroidPackage, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, Platforms: []string{}}
+	for _, p := range a.Platforms() {
+		out.Platforms = append(out.Platforms, string(p))
+	}
+	return out
+}
+
+// NewBuild converts a domain build to the wire.
+func NewBuild(app string, b *ripcord.Build) Build {
+	return Build{ID: b.ID, App: app, Platform: string(b.Platform), Version: b.Version, BuildNumber: b.BuildNumber,
+		SHA256: b.SHA256, Size: b.Size, SourceCommit: b.SourceCommit, UploadedBy: b.UploadedBy, CreatedAt: b.CreatedAt}
+}
+
+// NewRelease converts a domain release to the wire.
+func NewRelease(app string, r *ripcord.Release) Release {
+	out := Release{App: app, Version: r.Version, Status: string(r.Status()), CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, Platforms: []ReleasePlatform{}}
+	for _, p := range r.Platforms {
+		out.Platforms = append(out.Platforms, ReleasePlatform{Platform: string(p.Platform), Status: string(p.Status), BuildID: p.BuildID, UpdatedAt: p.UpdatedAt})
+	}
+	return out
+}
+
+// NewToken converts a domain token to the wire.
+func NewToken(t *ripcord.Token) Token {
+	out := Token{Name: t.Name, Role: string(t.Role), Prefix: t.Prefix, CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt}
+	if !t.LastUsedAt.IsZero() {
+		v := t.LastUsedAt
+		out.LastUsedAt = &v
+	}
+	if !t.RevokedAt.IsZero() {
+		v := t.RevokedAt
+		out.RevokedAt = &v
+	}
+	return out
+}
+
+func mapSlice[T, U any](in []T, f func(T) U) []U {
+	out := make([]U, 0, len(in))
+	for _, v := range in {
+		out = append(out, f(v))
+	}
+	return out
+}

@@ -1,0 +1,94 @@
+// Package jobs holds Ripcord's background job kinds and their workers, run
+// by River on the same database as everything else. Later capabilities add
+// their kinds here; the daemon registers them all with Register.
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/ripcordhq/ripcord/internal/blob"
+	"github.com/ripcordhq/ripcord/internal/storage"
+)
+
+// Deps are what the workers need.
+type Deps struct {
+	Store     storage.Store
+	Artifacts *blob.Store
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Register adds every worker to workers and returns the periodic jobs to
+// schedule. River runs periodic jobs on the elected leader only, so several
+// instances sharing PostgreSQL do not repeat them.
+func Register(workers *river.Workers, d Deps) []*river.PeriodicJob {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	river.AddWorker(workers, &ArtifactSweepWorker{deps: d})
+	return []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return ArtifactSweepArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
+	}
+}
+
+// ArtifactSweepArgs asks for unreferenced artifacts to be removed: blobs an
+// upload wrote just before the process died, before its build row
+// committed.
+type ArtifactSweepArgs struct {
+	// MinAge spares blobs younger than this, which may belong to an upload
+	// still in flight. Zero means one hour.
+	MinAge time.Duration `json:"min_age,omitempty"`
+}
+
+// Kind names the job in the queue.
+func (ArtifactSweepArgs) Kind() string { return "artifact_sweep" }
+
+// InsertOpts makes the sweep unique per half hour, so restarts and several
+// instances do not pile sweeps up.
+func (ArtifactSweepArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: 30 * time.Minute}}
+}
+
+// ArtifactSweepWorker removes orphaned artifact blobs.
+type ArtifactSweepWorker struct {
+	river.WorkerDefaults[ArtifactSweepArgs]
+	deps Deps
+}
+
+// Work lists build artifacts and deletes those no build refers to.
+func (w *ArtifactSweepWorker) Work(ctx context.Context, job *river.Job[ArtifactSweepArgs]) error {
+	minAge := job.Args.MinAge
+	if minAge <= 0 {
+		minAge = time.Hour
+	}
+	cutoff := w.deps.Now().Add(-minAge)
+	var removed int
+	err := w.deps.Artifacts.List(ctx, "builds/", func(o blob.Object) error {
+		if o.ModTime.After(cutoff) || strings.Contains(o.Key, ".tmp") {
+			return nil
+		}
+		ref, err := w.deps.Store.BuildBlobKeyReferenced(ctx, o.Key)
+		if err != nil || ref {
+			return err
+		}
+		if err := w.deps.Artifacts.Delete(ctx, o.Key); err != nil {
+			return err
+		}
+		removed++
+		w.deps.Logger.InfoContext(ctx, "removed orphaned artifact", slog.String("key", o.Key), slog.Int64("size", o.Size))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("artifact sweep: %w", err)
+	}
+	w.deps.Logger.DebugContext(ctx, "artifact sweep done", slog.Int("removed", removed))
+	return nil
+}
