@@ -138,7 +138,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (ripcord.Acto
 
 // AuditReport is the outcome of verifying the audit chain.
 type AuditReport struct {
-	Entries int64              // entries checked
+	Entries int64               // entries checked
 	Break   *ripcord.AuditBreak // nil when the chain holds
 }
 

@@ -263,7 +263,9 @@ func testTokens(t *testing.T, h Harness) {
 		}
 		return tx.TokenRevoke(ctx, tok.ID, revoked)
 	})
-	inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.TokenRevoke(ctx, tok.ID, revoked.Add(time.Hour)) })
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error {
+		return tx.TokenRevoke(ctx, tok.ID, revoked.Add(time.Hour))
+	})
 	got, err = s.TokenGetByName(ctx, "ci")
 	require.NoError(t, err)
 	require.True(t, got.Revoked())
