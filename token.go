@@ -29,9 +29,10 @@ func ParseRole(s string) (Role, error) {
 	return "", Errorf(EINVALID, "role %q is not known; use viewer, engineer, release-manager or admin", s)
 }
 
-// Allows reports whether r includes the rights of need.
+// Allows reports whether r includes the rights of need. An unknown role on
+// either side allows nothing, so a mistyped requirement fails closed.
 func (r Role) Allows(need Role) bool {
-	return roleRank[r] > 0 && roleRank[r] >= roleRank[need]
+	return roleRank[r] > 0 && roleRank[need] > 0 && roleRank[r] >= roleRank[need]
 }
 
 // Token is an API token. Only a hash of its secret is stored; the secret is

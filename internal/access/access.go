@@ -58,7 +58,7 @@ func (s *Service) TokenCreate(ctx context.Context, name string, role ripcord.Rol
 	err := s.store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
 		if err := tx.TokenCreate(ctx, t); err != nil {
 			if errors.Is(err, storage.ErrConflict) {
-				return ripcord.Errorf(ripcord.ECONFLICT, "a token named %q already exists; revoke it or choose another name", name)
+				return ripcord.Errorf(ripcord.ECONFLICT, "a token named %q already exists (names stay taken after revocation); choose another name", name)
 			}
 			return err
 		}
@@ -138,7 +138,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (ripcord.Acto
 
 // AuditReport is the outcome of verifying the audit chain.
 type AuditReport struct {
-	Entries int64               // entries checked
+	Entries int64               // entries verified; with a Break, those before it
 	Break   *ripcord.AuditBreak // nil when the chain holds
 }
 
@@ -166,6 +166,7 @@ func (s *Service) AuditVerify(ctx context.Context) (*AuditReport, error) {
 		}
 		if br := ripcord.VerifyAuditChain(prevSeq, prevHash, page); br != nil {
 			rep.Break = br
+			rep.Entries += br.Seq - 1 - prevSeq // those in this page before the break held
 			return &rep, nil
 		}
 		rep.Entries += int64(len(page))

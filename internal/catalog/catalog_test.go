@@ -598,6 +598,14 @@ func TestReleaseCreate(t *testing.T) {
 		require.Equal(t, a.ID, rel.Platform(ripcord.Android).BuildID, "1.2 and 1.2.0 are one version to the stores")
 		require.Equal(t, ripcord.StatusUploaded, rel.Platform(ripcord.Android).Status)
 		require.Equal(t, ripcord.StatusDraft, rel.Platform(ripcord.IOS).Status)
+
+		// Across spellings the highest build number still wins.
+		tb.upload(t, ripcord.IOS, "3", "7", []byte("i7"))
+		i8 := tb.upload(t, ripcord.IOS, "3.0.0", "8", []byte("i8"))
+		tb.upload(t, ripcord.IOS, "3.0", "6", []byte("i6"))
+		rel, err = tb.svc.ReleaseCreate(tb.ctx, "shop", "3.0")
+		require.NoError(t, err)
+		require.Equal(t, i8.ID, rel.Platform(ripcord.IOS).BuildID)
 	})
 
 	t.Run("OKDraftWithoutBuilds", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ripcordhq/ripcord"
 	"github.com/ripcordhq/ripcord/internal/storage"
@@ -63,9 +64,16 @@ func (s *Service) ReleaseCreate(ctx context.Context, appName, version string) (*
 		for _, p := range app.Platforms() {
 			rel.Platforms = append(rel.Platforms, ripcord.ReleasePlatform{Platform: p, Status: ripcord.StatusDraft, UpdatedAt: now})
 		}
-		builds, err := tx.BuildList(ctx, storage.BuildListParams{AppID: app.ID, Version: version, Limit: 1000})
-		if err != nil {
-			return err
+		// Builds store their version as uploaded, so look under every way of
+		// writing this one ("1.2" and "1.2.0"); AttachBuild compares them as
+		// the stores do.
+		var builds []*ripcord.Build
+		for _, spelling := range versionSpellings(version) {
+			bs, err := tx.BuildList(ctx, storage.BuildListParams{AppID: app.ID, Version: spelling, Limit: 1000})
+			if err != nil {
+				return err
+			}
+			builds = append(builds, bs...)
 		}
 		for _, b := range builds {
 			var current *ripcord.Build
@@ -86,6 +94,20 @@ func (s *Service) ReleaseCreate(ctx context.Context, appName, version string) (*
 		return nil, fmt.Errorf("create release %s %s: %w", appName, version, err)
 	}
 	return rel, nil
+}
+
+// versionSpellings returns v as given plus each equal version written with
+// one, two or three parts: "1.2" gives "1.2", "1.2.0"; "1" gives "1", "1.0",
+// "1.0.0". v must be a valid version.
+func versionSpellings(v string) []string {
+	out := []string{v}
+	short := strings.TrimSuffix(strings.TrimSuffix(ripcord.MustParseVersion(v).String(), ".0"), ".0")
+	for s := short; strings.Count(s, ".") < 3; s += ".0" {
+		if s != v {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func findBuild(bs []*ripcord.Build, id int64) *ripcord.Build {

@@ -53,8 +53,11 @@ func (c *CLI) tokenCmd() *cobra.Command {
 		} else {
 			err = c.direct(cmd, cflags(), func(ctx context.Context, svc *access.Service) error {
 				secret, t, err := svc.TokenCreate(ctx, name, r)
+				if err != nil {
+					return err
+				}
 				out = httpapi.TokenCreated{Token: httpapi.NewToken(t), Secret: secret}
-				return err
+				return nil
 			})
 		}
 		if err != nil {

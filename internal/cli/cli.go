@@ -184,7 +184,11 @@ func (c *CLI) client() (*apiclient.Client, error) {
 	if c.server == "" {
 		return nil, usagef("no server: set RIPCORD_SERVER or --server (e.g. http://127.0.0.1:8080)")
 	}
-	return apiclient.New(c.server, c.token)
+	cl, err := apiclient.New(c.server, c.token)
+	if err != nil && ripcord.ErrorCode(err) == ripcord.EINVALID {
+		return nil, usageError{err} // a malformed --server is a usage error, like a missing one
+	}
+	return cl, err
 }
 
 // print writes v as JSON with --json, or calls table to print for people.

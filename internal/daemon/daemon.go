@@ -64,8 +64,8 @@ type Daemon struct {
 
 // Open builds the server's parts. It migrates the schema up unless
 // cfg.NoMigrate, in which case a stale schema is an error.
-func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (d *Daemon, err error) {
-	d = &Daemon{cfg: cfg, logger: logger}
+func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Daemon, err error) {
+	d := &Daemon{cfg: cfg, logger: logger}
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -190,6 +190,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	if err := d.jobs.Start(ctx); err != nil {
+		d.listener.Close() // nobody will serve it: refuse connections rather than queue them
 		return fmt.Errorf("start job queue: %w", err)
 	}
 	d.server = &http.Server{
