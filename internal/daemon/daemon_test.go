@@ -3,18 +3,22 @@ package daemon_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ripcordhq/ripcord"
@@ -22,6 +26,7 @@ import (
 	"github.com/ripcordhq/ripcord/internal/daemon"
 	"github.com/ripcordhq/ripcord/internal/httpapi"
 	"github.com/ripcordhq/ripcord/internal/storage"
+	"github.com/ripcordhq/ripcord/internal/testenv"
 )
 
 type testBundle struct {
@@ -34,7 +39,7 @@ type testBundle struct {
 }
 
 // setup runs a real server on a free port with its own SQLite database.
-func setup(t *testing.T, tweak ...func(*config.Config)) *testBundle {
+func setup(t testing.TB, tweak ...func(*config.Config)) *testBundle {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
@@ -72,7 +77,7 @@ func setup(t *testing.T, tweak ...func(*config.Config)) *testBundle {
 	return tb
 }
 
-func (tb *testBundle) token(t *testing.T, name string, role ripcord.Role) string {
+func (tb *testBundle) token(t testing.TB, name string, role ripcord.Role) string {
 	t.Helper()
 	s, _, err := tb.d.Access.TokenCreate(daemon.LocalContext(context.Background(), "test"), name, role)
 	require.NoError(t, err)
@@ -80,7 +85,7 @@ func (tb *testBundle) token(t *testing.T, name string, role ripcord.Role) string
 }
 
 // call sends a request and decodes the JSON answer into out (if not nil).
-func (tb *testBundle) call(t *testing.T, token, method, path string, body io.Reader, out any) *http.Response {
+func (tb *testBundle) call(t testing.TB, token, method, path string, body io.Reader, out any) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(method, tb.url+path, body)
 	require.NoError(t, err)
@@ -103,7 +108,7 @@ func jsonBody(v any) io.Reader {
 	return bytes.NewReader(b)
 }
 
-func (tb *testBundle) createApp(t *testing.T) {
+func (tb *testBundle) createApp(t testing.TB) {
 	t.Helper()
 	resp := tb.call(t, tb.admin, "POST", "/api/v1/apps", jsonBody(httpapi.AppCreateRequest{Name: "shop", IOSBundleID: "com.acme.shop", AndroidPackage: "com.acme.shop"}), nil)
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
@@ -122,9 +127,53 @@ func (tb *testBundle) artifactFiles(t *testing.T) []string {
 	return out
 }
 
+// postgresURL returns a database URL whose connections use a fresh schema
+// of their own (dropped at cleanup), so this test's server is isolated.
+func postgresURL(t testing.TB) string {
+	t.Helper()
+	base := testenv.Getenv(t, "RIPCORD_TEST_DATABASE_URL", "PostgreSQL for end-to-end tests, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "e2e_" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), base)
+		if err == nil {
+			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema) // pgx sends unknown parameters as run-time settings
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// TestUploadAndRelease runs the main upload-to-release path on both
+// databases through a real server.
 func TestUploadAndRelease(t *testing.T) {
 	t.Parallel()
-	tb := setup(t)
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			var tweak []func(*config.Config)
+			if dialect == "postgres" {
+				u := postgresURL(t)
+				tweak = append(tweak, func(c *config.Config) { c.DatabaseURL = u })
+			}
+			testUploadAndRelease(t, setup(t, tweak...))
+		})
+	}
+}
+
+func testUploadAndRelease(t *testing.T, tb *testBundle) {
 	tb.createApp(t)
 	eng := tb.token(t, "ci", ripcord.RoleEngineer)
 	data := bytes.Repeat([]byte("apk"), 50000)
@@ -338,7 +387,7 @@ func TestGracefulShutdownFinishesInflightUpload(t *testing.T) {
 	_, err := pw.Write(make([]byte, 64<<10))
 	require.NoError(t, err)
 	time.Sleep(100 * time.Millisecond) // the request is now in flight
-	tb.cancel()                         // SIGTERM
+	tb.cancel()                        // SIGTERM
 	time.Sleep(100 * time.Millisecond)
 	_, err = pw.Write(make([]byte, 64<<10))
 	require.NoError(t, err)
