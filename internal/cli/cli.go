@@ -146,7 +146,11 @@ func (c *CLI) getenv(name string) string {
 func addConfigFlags(cmd *cobra.Command) func() map[string]string {
 	fs := cmd.Flags()
 	for _, o := range config.Describe() {
-		fs.String(o.Flag, "", o.Doc+" (env "+o.Env+")")
+		// A secret on the command line shows in ps and shell history, so
+		// secrets are only taken from a file here (or the environment).
+		if !o.Secret {
+			fs.String(o.Flag, "", o.Doc+" (env "+o.Env+")")
+		}
 		if o.FileFlag != "" {
 			fs.String(o.FileFlag, "", "read "+o.Key+" from this file (env "+o.FileEnv+")")
 		}
