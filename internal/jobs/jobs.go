@@ -31,7 +31,7 @@ func Register(workers *river.Workers, d Deps) []*river.PeriodicJob {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	river.AddWorker(workers, &ArtifactSweepWorker{deps: d})
+	river.AddWorker(workers, NewArtifactSweepWorker(d))
 	return []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return ArtifactSweepArgs{}, nil },
@@ -61,6 +61,14 @@ func (ArtifactSweepArgs) InsertOpts() river.InsertOpts {
 type ArtifactSweepWorker struct {
 	river.WorkerDefaults[ArtifactSweepArgs]
 	deps Deps
+}
+
+// NewArtifactSweepWorker builds the sweep worker.
+func NewArtifactSweepWorker(d Deps) *ArtifactSweepWorker {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &ArtifactSweepWorker{deps: d}
 }
 
 // Work lists build artifacts and deletes those no build refers to.
