@@ -127,7 +127,7 @@ func (c *CLI) Root() *cobra.Command {
 
 	root.AddCommand(
 		c.serveCmd(), c.demoCmd(), c.migrateCmd(), c.configCmd(), c.versionCmd(),
-		c.appCmd(), c.buildCmd(), c.releaseCmd(), c.tokenCmd(), c.auditCmd(),
+		c.appCmd(), c.buildCmd(), c.releaseCmd(), c.tokenCmd(), c.auditCmd(), c.runbookCmd(),
 	)
 	return root
 }
