@@ -174,6 +174,11 @@ var (
 	idRe       = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	signalRe   = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	thresholdR = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?%?$`)
+	severityRe = regexp.MustCompile(`^sev[1-4]$`)
+	// yaml.v3 errors read "yaml: line N: message"; N counts from the front
+	// matter's first line.
+	yamlLineRe   = regexp.MustCompile(`line (\d+)`)
+	yamlPrefixRe = regexp.MustCompile(`^yaml: (line \d+: )?`)
 )
 
 // maxFileBytes bounds what Parse reads; runbooks are short documents.
@@ -200,10 +205,10 @@ func Parse(name string, data []byte) (*Runbook, []Finding) {
 	if err := yaml.Unmarshal(front, &doc); err != nil {
 		line := 1
 		var m []string
-		if m = regexp.MustCompile(`line (\d+)`).FindStringSubmatch(err.Error()); m != nil {
+		if m = yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
 			line, _ = strconv.Atoi(m[1])
 		}
-		msg := regexp.MustCompile(`^yaml: (line \d+: )?`).ReplaceAllString(err.Error(), "")
+		msg := yamlPrefixRe.ReplaceAllString(err.Error(), "")
 		d.findings = append(d.findings, Finding{File: name, Line: line + offset, Rule: 1, Message: "the front matter is not valid YAML: " + msg})
 		return rb, d.findings
 	}
@@ -327,7 +332,7 @@ func decodeTrigger(d *decoder, key string, n *yaml.Node) Trigger {
 		"min_volume":  func(k string, v *yaml.Node) { d.integer(k, v, 0, &t.MinVolume) },
 		"severity": func(k string, v *yaml.Node) {
 			d.str(k, v, &t.Severity)
-			if t.Severity != "" && !regexp.MustCompile(`^sev[1-4]$`).MatchString(t.Severity) {
+			if t.Severity != "" && !severityRe.MatchString(t.Severity) {
 				d.add(v, 1, k, "%s %q is not a severity; use sev1, sev2, sev3 or sev4", k, t.Severity)
 			}
 		},
