@@ -132,3 +132,45 @@ func TestReleaseAttachBuild(t *testing.T) {
 		require.Equal(t, ripcord.StatusDraft, r.Status(), "Android still lacks its build")
 	})
 }
+
+func TestTransition(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		platform ripcord.Platform
+		from     ripcord.ReleaseStatus
+		event    ripcord.ReleaseEvent
+		want     ripcord.ReleaseStatus
+		err      string
+	}{
+		{"Upload", ripcord.Android, ripcord.StatusDraft, ripcord.EventUpload, ripcord.StatusUploaded, ""},
+		{"Submit", ripcord.IOS, ripcord.StatusUploaded, ripcord.EventSubmit, ripcord.StatusInReview, ""},
+		{"Approve", ripcord.IOS, ripcord.StatusInReview, ripcord.EventApprove, ripcord.StatusApproved, ""},
+		{"RejectBackToUploaded", ripcord.IOS, ripcord.StatusInReview, ripcord.EventReject, ripcord.StatusUploaded, ""},
+		{"Start", ripcord.Android, ripcord.StatusApproved, ripcord.EventStart, ripcord.StatusRollingOut, ""},
+		{"Advance", ripcord.Android, ripcord.StatusRollingOut, ripcord.EventAdvance, ripcord.StatusRollingOut, ""},
+		{"HaltAndroid", ripcord.Android, ripcord.StatusRollingOut, ripcord.EventHalt, ripcord.StatusHalted, ""},
+		{"PauseIOS", ripcord.IOS, ripcord.StatusRollingOut, ripcord.EventPause, ripcord.StatusPaused, ""},
+		{"ResumeHalted", ripcord.Android, ripcord.StatusHalted, ripcord.EventResume, ripcord.StatusRollingOut, ""},
+		{"RollbackPaused", ripcord.IOS, ripcord.StatusPaused, ripcord.EventRollback, ripcord.StatusRolledBack, ""},
+		{"RollbackComplete", ripcord.Android, ripcord.StatusComplete, ripcord.EventRollback, ripcord.StatusRolledBack, ""},
+		{"ErrHaltIOS", ripcord.IOS, ripcord.StatusRollingOut, ripcord.EventHalt, ripcord.StatusRollingOut, "App Store has no halt: pause the phased release instead"},
+		{"ErrPauseAndroid", ripcord.Android, ripcord.StatusRollingOut, ripcord.EventPause, ripcord.StatusRollingOut, "Google Play has no pause: halt the rollout instead"},
+		{"ErrStartUnapproved", ripcord.Android, ripcord.StatusUploaded, ripcord.EventStart, ripcord.StatusUploaded, "cannot start the android release while it is uploaded; it can: upload, submit"},
+		{"ErrAdvanceHalted", ripcord.Android, ripcord.StatusHalted, ripcord.EventAdvance, ripcord.StatusHalted, "it can: resume, complete, rollback"},
+		{"ErrAnythingRolledBack", ripcord.IOS, ripcord.StatusRolledBack, ripcord.EventResume, ripcord.StatusRolledBack, "nothing more can happen to it"},
+		{"ErrUploadInReview", ripcord.IOS, ripcord.StatusInReview, ripcord.EventUpload, ripcord.StatusInReview, "it can: approve, reject"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ripcord.Transition(tc.platform, tc.from, tc.event)
+			require.Equal(t, tc.want, got)
+			if tc.err == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.err)
+		})
+	}
+}
