@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -127,7 +128,7 @@ func (c *CLI) Root() *cobra.Command {
 
 	root.AddCommand(
 		c.serveCmd(), c.demoCmd(), c.migrateCmd(), c.configCmd(), c.versionCmd(),
-		c.appCmd(), c.buildCmd(), c.releaseCmd(), c.tokenCmd(), c.auditCmd(), c.runbookCmd(),
+		c.appCmd(), c.buildCmd(), c.releaseCmd(), c.tokenCmd(), c.auditCmd(), c.runbookCmd(), c.fakestoreCmd(),
 	)
 	return root
 }
@@ -220,4 +221,10 @@ func osUser(environ []string) string {
 		return "operator@" + h
 	}
 	return "operator"
+}
+
+// contextWithTimeout bounds a shutdown that must run after the command's
+// context was cancelled.
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
 }
