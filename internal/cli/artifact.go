@@ -121,7 +121,16 @@ func (c *CLI) artifactInspectCmd() *cobra.Command {
 }
 
 func (c *CLI) artifactVerifyCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "verify FILE", Short: "Check every signature scheme present; exit 0 only when all verify", Args: cobra.ExactArgs(1)}
+	var full bool
+	cmd := &cobra.Command{
+		Use:   "verify FILE",
+		Short: "Check every signature scheme present; exit 0 only when all verify",
+		Long: "Checks every signature scheme present. When a v2 or v3 signature verifies over the whole content, the v1 " +
+			"entry digests are not recomputed by inflating every entry: any changed byte already fails v2/v3. The v1 " +
+			"signature, .SF and MANIFEST.MF are still checked. --full recomputes every v1 entry digest too, as apksigner does.",
+		Args: cobra.ExactArgs(1),
+	}
+	cmd.Flags().BoolVar(&full, "full", false, "also recompute every v1 entry digest (slower; catches v1 digests that were wrong when signed)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		kind, err := artifactKind(args[0])
 		if err != nil {
@@ -134,7 +143,7 @@ func (c *CLI) artifactVerifyCmd() *cobra.Command {
 		defer f.Close()
 		switch kind {
 		case "apk":
-			res, err := apk.Verify(cmd.Context(), f, size, apk.VerifyOptions{})
+			res, err := apk.Verify(cmd.Context(), f, size, apk.VerifyOptions{ReuseV2ForV1: !full})
 			if err != nil {
 				return err
 			}
