@@ -98,8 +98,16 @@ func (c *CLI) buildCmd() *cobra.Command {
 			if _, err := ripcord.ParsePlatform(platform); err != nil {
 				return usageError{err}
 			}
-			if version == "" || buildNumber == "" {
-				return usagef("--version and --build-number are required")
+			id, readable, err := readArtifactIdentity(cmd.Context(), file)
+			if err != nil {
+				return err
+			}
+			if readable {
+				if err := reconcileIdentity(id, ripcord.Platform(platform), &version, &buildNumber); err != nil {
+					return err
+				}
+			} else if version == "" || buildNumber == "" {
+				return usagef("%s is not an artifact Ripcord can read the version from: give --version and --build-number", file)
 			}
 			f, err := os.Open(file)
 			if err != nil {
@@ -124,6 +132,15 @@ func (c *CLI) buildCmd() *cobra.Command {
 				q.Set("source_commit", commit)
 			}
 			return c.withClient(cmd, 0, func(ctx context.Context, cl *apiclient.Client) error {
+				if readable {
+					var a httpapi.App
+					if err := cl.Do(ctx, "GET", appPath(app), nil, nil, &a); err != nil {
+						return err
+					}
+					if want := appStoreID(a, ripcord.Platform(platform)); want != id.StoreID {
+						return fmt.Errorf("%s is %s, but app %s is %s on %s; upload it to the app it belongs to", file, id.StoreID, app, want, platform)
+					}
+				}
 				var b httpapi.Build
 				if err := cl.Do(ctx, "POST", appPath(app)+"/builds", q, body, &b); err != nil {
 					return err
@@ -135,8 +152,8 @@ func (c *CLI) buildCmd() *cobra.Command {
 	uf.StringVar(&app, "app", "", "app name")
 	uf.StringVar(&platform, "platform", "", "ios or android")
 	uf.StringVar(&file, "file", "", "artifact file (.apk, .aab, .ipa)")
-	uf.StringVar(&version, "version", "", "version (CFBundleShortVersionString / versionName)")
-	uf.StringVar(&buildNumber, "build-number", "", "build number (CFBundleVersion / versionCode)")
+	uf.StringVar(&version, "version", "", "version (CFBundleShortVersionString / versionName); read from the artifact when omitted, checked against it when given")
+	uf.StringVar(&buildNumber, "build-number", "", "build number (CFBundleVersion / versionCode); read from the artifact when omitted, checked against it when given")
 	uf.StringVar(&commit, "source-commit", "", "VCS commit the build came from")
 	for _, f := range []string{"app", "platform", "file"} {
 		_ = upload.MarkFlagRequired(f)
@@ -250,4 +267,11 @@ func (c *CLI) printReleases(rs []httpapi.Release, v any) error {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.App, r.Version, r.Status, strings.Join(ps, " "), r.CreatedBy, r.CreatedAt.Format(time.DateTime))
 		}
 	})
+}
+
+func appStoreID(a httpapi.App, p ripcord.Platform) string {
+	if p == ripcord.IOS {
+		return a.IOSBundleID
+	}
+	return a.AndroidPackage
 }
