@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/ripcordhq/ripcord"
+	"github.com/ripcordhq/ripcord/internal/health"
 )
 
 // Sentinels every adapter maps its driver's errors to, in one interpretError.
@@ -120,6 +121,16 @@ type Queries interface {
 
 	// JobCounts counts queued jobs by kind and state, for metrics.
 	JobCounts(ctx context.Context) ([]JobCount, error)
+
+	// HealthSpans summarises an app's health counts on one platform per
+	// version and metric: total counts and the first and last bucket.
+	HealthSpans(ctx context.Context, appID int64, platform ripcord.Platform) ([]HealthSpan, error)
+	// HealthSum adds up one release's counts of a metric over buckets in
+	// [From, To); a zero To means no upper bound.
+	HealthSum(ctx context.Context, p HealthSumParams) (health.Counts, error)
+	// HealthDecisionLatest returns the newest decision for a release's
+	// metric, or ErrNotFound.
+	HealthDecisionLatest(ctx context.Context, appID int64, platform ripcord.Platform, version, metric string) (*HealthDecision, error)
 }
 
 // Tx is a read-write transaction.
@@ -150,6 +161,12 @@ type Tx interface {
 	// AuditAppend links e to the chain (setting Seq, PrevHash and Hash) and
 	// stores it. Concurrent transactions append one after the other.
 	AuditAppend(ctx context.Context, e *ripcord.AuditEntry) error
+
+	// HealthCountsAdd adds deltas to per-minute counts (additive upserts,
+	// so concurrent writers and replays of distinct batches add up).
+	HealthCountsAdd(ctx context.Context, deltas []HealthCountDelta) error
+	// HealthDecisionAppend records a decision, setting its ID.
+	HealthDecisionAppend(ctx context.Context, d *HealthDecision) error
 
 	// JobInsert enqueues a job that runs only if the transaction commits.
 	JobInsert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
@@ -183,4 +200,44 @@ type JobCount struct {
 	Kind  string
 	State string
 	Count int64
+}
+
+// HealthCountDelta is counts to add to one release's metric in one minute.
+type HealthCountDelta struct {
+	AppID    int64
+	Platform ripcord.Platform
+	Version  string
+	Metric   string
+	Bucket   time.Time // truncated to the minute by the caller
+	Counts   health.Counts
+}
+
+// HealthSpan summarises one version's counts of one metric.
+type HealthSpan struct {
+	Version     string
+	Metric      string
+	First, Last time.Time // first and last bucket with data
+	Counts      health.Counts
+}
+
+// HealthSumParams selects the buckets HealthSum adds up.
+type HealthSumParams struct {
+	AppID    int64
+	Platform ripcord.Platform
+	Version  string
+	Metric   string
+	From, To time.Time
+}
+
+// HealthDecision is a stored verdict with the inputs it rested on.
+type HealthDecision struct {
+	ID        int64
+	AppID     int64
+	Platform  ripcord.Platform
+	Version   string
+	Metric    string
+	DecidedAt time.Time
+	Outcome   health.Outcome
+	Sentence  string
+	Inputs    string // JSON of the decision's inputs and intervals
 }

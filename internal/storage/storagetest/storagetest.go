@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ripcordhq/ripcord"
+	"github.com/ripcordhq/ripcord/internal/health"
 	"github.com/ripcordhq/ripcord/internal/storage"
 )
 
@@ -38,6 +39,8 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("AuditTamper", func(t *testing.T) { t.Parallel(); testAuditTamper(t, h) })
 	t.Run("Rollback", func(t *testing.T) { t.Parallel(); testRollback(t, h) })
 	t.Run("Jobs", func(t *testing.T) { t.Parallel(); testJobs(t, h) })
+	t.Run("HealthCounts", func(t *testing.T) { t.Parallel(); testHealthCounts(t, h) })
+	t.Run("HealthDecisions", func(t *testing.T) { t.Parallel(); testHealthDecisions(t, h) })
 }
 
 // migrated opens a store and migrates it to the latest schema.
@@ -407,4 +410,66 @@ func testJobs(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	require.Equal(t, []storage.JobCount{{Kind: "storagetest_noop", State: "available", Count: 1}}, counts,
 		"the job of the committed transaction is queued, the rolled-back one is not")
+}
+
+func testHealthCounts(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	a := createApp(t, s, "shop")
+	m0 := t0.Truncate(time.Minute)
+	delta := func(version string, minute int, bad, total int64) storage.HealthCountDelta {
+		return storage.HealthCountDelta{AppID: a.ID, Platform: ripcord.Android, Version: version, Metric: "crash_free_sessions",
+			Bucket: m0.Add(time.Duration(minute) * time.Minute), Counts: health.Counts{Bad: bad, Total: total}}
+	}
+	// Concurrent writers to the same buckets add up.
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+				return tx.HealthCountsAdd(ctx, []storage.HealthCountDelta{delta("1.2.0", 0, 1, 100), delta("1.2.0", 5, 0, 50)})
+			}))
+		}()
+	}
+	wg.Wait()
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error {
+		return tx.HealthCountsAdd(ctx, []storage.HealthCountDelta{delta("1.1.0", -60, 2, 1000)})
+	})
+
+	sum, err := s.HealthSum(ctx, storage.HealthSumParams{AppID: a.ID, Platform: ripcord.Android, Version: "1.2.0", Metric: "crash_free_sessions", From: m0})
+	require.NoError(t, err)
+	require.Equal(t, health.Counts{Bad: 10, Total: 1500}, sum)
+	first, err := s.HealthSum(ctx, storage.HealthSumParams{AppID: a.ID, Platform: ripcord.Android, Version: "1.2.0", Metric: "crash_free_sessions", From: m0, To: m0.Add(time.Minute)})
+	require.NoError(t, err)
+	require.Equal(t, health.Counts{Bad: 10, Total: 1000}, first, "the range is [From, To)")
+	none, err := s.HealthSum(ctx, storage.HealthSumParams{AppID: a.ID, Platform: ripcord.IOS, Version: "1.2.0", Metric: "crash_free_sessions", From: m0})
+	require.NoError(t, err)
+	require.Zero(t, none.Total)
+
+	spans, err := s.HealthSpans(ctx, a.ID, ripcord.Android)
+	require.NoError(t, err)
+	require.Len(t, spans, 2)
+	require.Equal(t, "1.1.0", spans[0].Version)
+	require.Equal(t, health.Counts{Bad: 2, Total: 1000}, spans[0].Counts)
+	require.True(t, spans[1].First.Equal(m0), "first bucket %v", spans[1].First)
+	require.True(t, spans[1].Last.Equal(m0.Add(5*time.Minute)), "last bucket %v", spans[1].Last)
+}
+
+func testHealthDecisions(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	a := createApp(t, s, "shop")
+	_, err := s.HealthDecisionLatest(ctx, a.ID, ripcord.IOS, "1.2.0", "crash_free_sessions")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	for i, o := range []health.Outcome{health.Inconclusive, health.Pause} {
+		d := &storage.HealthDecision{AppID: a.ID, Platform: ripcord.IOS, Version: "1.2.0", Metric: "crash_free_sessions",
+			DecidedAt: t0.Add(time.Duration(i) * time.Minute), Outcome: o, Sentence: string(o), Inputs: "{}"}
+		inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.HealthDecisionAppend(ctx, d) })
+		require.NotZero(t, d.ID)
+	}
+	got, err := s.HealthDecisionLatest(ctx, a.ID, ripcord.IOS, "1.2.0", "crash_free_sessions")
+	require.NoError(t, err)
+	require.Equal(t, health.Pause, got.Outcome)
+	require.True(t, got.DecidedAt.Equal(t0.Add(time.Minute)))
 }
