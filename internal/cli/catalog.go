@@ -14,6 +14,7 @@ import (
 
 	"github.com/ripcordhq/ripcord"
 	"github.com/ripcordhq/ripcord/internal/apiclient"
+	"github.com/ripcordhq/ripcord/internal/healthwatch"
 	"github.com/ripcordhq/ripcord/internal/httpapi"
 )
 
@@ -248,7 +249,34 @@ func (c *CLI) releaseCmd() *cobra.Command {
 				return c.printReleases([]httpapi.Release{r}, r)
 			})
 		}}
-	cmd.AddCommand(create, list, show)
+	var hplatform string
+	healthCmd := &cobra.Command{Use: "health APP VERSION", Short: "Show a release's health per platform and metric, with the current decision", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := url.Values{}
+			if hplatform != "" {
+				q.Set("platform", hplatform)
+			}
+			return c.withClient(cmd, apiclient.Timeout, func(ctx context.Context, cl *apiclient.Client) error {
+				var rep healthwatch.Report
+				if err := cl.Do(ctx, "GET", appPath(args[0])+"/releases/"+url.PathEscape(args[1])+"/health", q, nil, &rep); err != nil {
+					return err
+				}
+				return c.print(rep, func(w *tabwriter.Writer) {
+					fmt.Fprintln(w, "PLATFORM\tMETRIC\tBAD\tTOTAL\tDATA THROUGH\tDECISION")
+					for _, p := range rep.Platforms {
+						if len(p.Metrics) == 0 {
+							fmt.Fprintf(w, "%s\t-\t\t\t\tno data yet\n", p.Platform)
+						}
+						for _, m := range p.Metrics {
+							fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", p.Platform, m.Metric, m.Counts.Bad, m.Counts.Total,
+								m.DataThrough.Format(time.DateTime), m.Decision.Sentence)
+						}
+					}
+				})
+			})
+		}}
+	healthCmd.Flags().StringVar(&hplatform, "platform", "", "only ios or android")
+	cmd.AddCommand(create, list, show, healthCmd)
 	return cmd
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/ripcordhq/ripcord/internal/buildinfo"
 	"github.com/ripcordhq/ripcord/internal/catalog"
 	"github.com/ripcordhq/ripcord/internal/config"
+	"github.com/ripcordhq/ripcord/internal/healthwatch"
 	"github.com/ripcordhq/ripcord/internal/httpapi"
 	"github.com/ripcordhq/ripcord/internal/jobs"
 	"github.com/ripcordhq/ripcord/internal/postgres"
@@ -55,6 +56,7 @@ type Daemon struct {
 	Artifacts *blob.Store
 	Catalog   *catalog.Service
 	Access    *access.Service
+	Health    *healthwatch.Service
 	jobs      storage.JobClient
 	registry  *prometheus.Registry
 	handler   http.Handler
@@ -92,6 +94,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Daem
 	}
 	d.Catalog = catalog.New(catalog.Config{Store: d.Store, Artifacts: d.Artifacts, MaxArtifactBytes: cfg.Artifacts.MaxBytes, Logger: logger})
 	d.Access = access.New(d.Store, nil)
+	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger})
 
 	workers := river.NewWorkers()
 	periodic := jobs.Register(workers, jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger})
@@ -117,7 +120,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Daem
 	d.registry.MustRegister(info, &jobCollector{store: d.Store, logger: logger})
 
 	d.handler = httpapi.NewHandler(httpapi.Config{
-		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Ready: d.ready, Registry: d.registry,
+		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
 	})
 	return d, nil

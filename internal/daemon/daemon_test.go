@@ -401,3 +401,67 @@ func TestGracefulShutdownFinishesInflightUpload(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, b, 1)
 }
+
+// TestHealthSamplesAndReport reports counts through the batch API and reads
+// the release's health back with its decision.
+func TestHealthSamplesAndReport(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	tb.createApp(t)
+	eng := tb.token(t, "ci", ripcord.RoleEngineer)
+	now := time.Now().UTC()
+	body := fmt.Sprintf(`{"samples":[
+		{"app":"shop","platform":"android","version":"1.2.0","metric":"crash_free_sessions","window_start":%q,"bad":40,"total":400},
+		{"app":"shop","platform":"android","version":"1.2.0","metric":"flow:checkout","window_start":%q,"bad":1,"total":90},
+		{"app":"shop","platform":"android","version":"1.2.0","metric":"crash_free_sessions","window_start":%q,"bad":9,"total":3}]}`,
+		now.Format(time.RFC3339), now.Format(time.RFC3339), now.Format(time.RFC3339))
+	var res struct {
+		Accepted int `json:"accepted"`
+		Rejected []struct {
+			Index   int    `json:"index"`
+			Message string `json:"message"`
+		} `json:"rejected"`
+		Verdicts []struct {
+			Decision struct {
+				Outcome  string `json:"outcome"`
+				Sentence string `json:"sentence"`
+			} `json:"decision"`
+		} `json:"verdicts"`
+	}
+	resp := tb.call(t, eng, "POST", "/api/v1/health/samples", strings.NewReader(body), &res)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, 2, res.Accepted)
+	require.Len(t, res.Rejected, 1)
+	require.Equal(t, 2, res.Rejected[0].Index)
+	require.Len(t, res.Verdicts, 1, "flows are reported, crash-free sessions decided")
+	require.Equal(t, "rollback", res.Verdicts[0].Decision.Outcome, res.Verdicts[0].Decision.Sentence)
+
+	var rep struct {
+		Platforms []struct {
+			Platform string `json:"platform"`
+			Metrics  []struct {
+				Metric string   `json:"metric"`
+				Rate   *float64 `json:"rate"`
+				Counts struct {
+					Bad, Total int64
+				} `json:"counts"`
+				Decision struct {
+					Outcome string `json:"outcome"`
+				} `json:"decision"`
+			} `json:"metrics"`
+		} `json:"platforms"`
+	}
+	resp = tb.call(t, eng, "GET", "/api/v1/apps/shop/releases/1.2.0/health?platform=android", nil, &rep)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Len(t, rep.Platforms, 1)
+	require.Len(t, rep.Platforms[0].Metrics, 2)
+	cf := rep.Platforms[0].Metrics[0]
+	require.Equal(t, "crash_free_sessions", cf.Metric)
+	require.Equal(t, int64(400), cf.Counts.Total)
+	require.InDelta(t, 0.9, *cf.Rate, 1e-9)
+	require.Equal(t, "rollback", cf.Decision.Outcome)
+
+	viewer := tb.token(t, "viewer", ripcord.RoleViewer)
+	resp = tb.call(t, viewer, "POST", "/api/v1/health/samples", strings.NewReader(body), nil)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+}

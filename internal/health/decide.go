@@ -1,6 +1,7 @@
 package health
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -198,4 +199,22 @@ func thousands(n int64) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// MarshalJSON writes rates that do not exist (no data, no baseline) as
+// null: JSON has no NaN.
+func (d Decision) MarshalJSON() ([]byte, error) {
+	type plain Decision
+	out := struct {
+		plain
+		Rate     *float64 `json:"rate"`
+		Baseline *float64 `json:"baseline"`
+	}{plain: plain(d)}
+	if !math.IsNaN(d.Rate) {
+		out.Rate = &d.Rate
+	}
+	if !math.IsNaN(d.Baseline) {
+		out.Baseline = &d.Baseline
+	}
+	return json.Marshal(out)
 }

@@ -1,6 +1,7 @@
 package health_test
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -158,4 +159,14 @@ func TestTiers(t *testing.T) {
 	require.Equal(t, health.Rollback, tiers.TierOf(0.98999))
 	require.Error(t, health.Tiers{Target: 0.99, FixForward: 0.995, Pause: 0.98}.Validate())
 	require.True(t, math.IsNaN(health.Counts{}.GoodRate()))
+}
+
+func TestDecisionJSONWritesMissingRatesAsNull(t *testing.T) {
+	t.Parallel()
+	d := health.Decide(health.Input{Tiers: health.DefaultTiers()})
+	b, err := json.Marshal(d)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"rate":null`)
+	require.Contains(t, string(b), `"baseline":null`)
+	require.Contains(t, string(b), `"outcome":"no_data"`)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/ripcordhq/ripcord"
 	"github.com/ripcordhq/ripcord/internal/access"
 	"github.com/ripcordhq/ripcord/internal/catalog"
+	"github.com/ripcordhq/ripcord/internal/healthwatch"
 )
 
 // Catalog is the use-case service for apps, builds and releases.
@@ -41,6 +42,12 @@ type Access interface {
 	AuditVerify(ctx context.Context) (*access.AuditReport, error)
 }
 
+// Health ingests counts and reads release health back.
+type Health interface {
+	Ingest(ctx context.Context, samples []healthwatch.Sample) (*healthwatch.IngestResult, error)
+	Report(ctx context.Context, app, version string, platform ripcord.Platform) (*healthwatch.Report, error)
+}
+
 // AuditReader pages through the audit log.
 type AuditReader interface {
 	AuditList(ctx context.Context, afterSeq int64, limit int, target string) ([]ripcord.AuditEntry, error)
@@ -54,6 +61,7 @@ type Config struct {
 	Catalog Catalog     // required
 	Access  Access      // required
 	Audit   AuditReader // required
+	Health  Health      // required
 	Ready   Readiness   // required
 	// Registry receives the HTTP metrics; the daemon registers job and build
 	// metrics on it too. Required.
@@ -70,6 +78,7 @@ type handler struct {
 	catalog        Catalog
 	access         Access
 	audit          AuditReader
+	health         Health
 	ready          Readiness
 	maxBody        int64
 	requestTimeout time.Duration
@@ -101,6 +110,8 @@ func (h *handler) routes() []route {
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases", role: ripcord.RoleViewer, fn: h.releaseList},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases", role: ripcord.RoleReleaseManager, fn: h.releaseCreate},
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}", role: ripcord.RoleViewer, fn: h.releaseGet},
+		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/health", role: ripcord.RoleViewer, fn: h.releaseHealth},
+		{method: "POST", pattern: "/api/v1/health/samples", role: ripcord.RoleEngineer, fn: h.healthSamples},
 		{method: "GET", pattern: "/api/v1/tokens", role: ripcord.RoleAdmin, fn: h.tokenList},
 		{method: "POST", pattern: "/api/v1/tokens", role: ripcord.RoleAdmin, fn: h.tokenCreate},
 		{method: "DELETE", pattern: "/api/v1/tokens/{name}", role: ripcord.RoleAdmin, fn: h.tokenRevoke},
@@ -114,7 +125,7 @@ func (h *handler) routes() []route {
 // check and request timeout around each protected route.
 func NewHandler(cfg Config) http.Handler {
 	h := &handler{
-		catalog: cfg.Catalog, access: cfg.Access, audit: cfg.Audit, ready: cfg.Ready,
+		catalog: cfg.Catalog, access: cfg.Access, audit: cfg.Audit, health: cfg.Health, ready: cfg.Ready,
 		maxBody:        cmp.Or(cfg.MaxBodyBytes, 1<<20),
 		requestTimeout: cmp.Or(cfg.RequestTimeout, 30*time.Second),
 		logger:         cmp.Or(cfg.Logger, slog.Default()),
