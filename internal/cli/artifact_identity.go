@@ -74,4 +74,3 @@ func reconcileIdentity(id artifactIdentity, platform ripcord.Platform, version, 
 	}
 	return nil
 }
-
