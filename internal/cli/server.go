@@ -19,7 +19,7 @@ import (
 func (c *CLI) serveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the Ripcord server (API, dashboard, background jobs)",
+		Short: "Run the Ripcord server (API, probes, metrics, background jobs)",
 		Args:  cobra.NoArgs,
 	}
 	flags := addConfigFlags(cmd)
