@@ -2,11 +2,14 @@ package appstore_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,27 +41,27 @@ func ipa(t *testing.T, n int) []byte {
 
 // scenario runs the iOS release through the client: upload → processing →
 // VALID → version → attach → phased release chosen → submit → approve →
-// release → phased days → pause → resume → complete.
-func scenario(t *testing.T, b *testBundle, c *appstore.Client) *appstore.Version {
+// release → phased days → pause → resume → complete. Steps that need store
+// time to pass or App Review to decide go through tg.
+func scenario(t *testing.T, tg iosTarget, c *appstore.Client) *appstore.Version {
 	t.Helper()
 	ctx := t.Context()
-	app, err := c.FindApp(ctx, bundleID)
+	app, err := c.FindApp(ctx, tg.bundleID())
 	require.NoError(t, err)
 
-	file := ipa(t, 20<<10) // three parts of 8 KiB
-	build, err := c.UploadBuild(ctx, appstore.UploadParams{AppID: app.ID, Version: "1.1", BuildNumber: "7", FileName: "App.ipa",
-		File: bytes.NewReader(file), Size: int64(len(file))}, time.Hour)
+	bin := tg.build(t)
+	build, err := c.UploadBuild(ctx, appstore.UploadParams{AppID: app.ID, Version: bin.version, BuildNumber: bin.number, FileName: bin.name,
+		File: bin.file, Size: bin.size}, time.Hour)
 	require.NoError(t, err)
-	require.Equal(t, "1.1", build.Version)
-	require.Equal(t, "7", build.BuildNumber)
+	require.Equal(t, bin.version, build.Version)
+	require.Equal(t, bin.number, build.BuildNumber)
 
-	start := b.fake.Now()
-	valid, err := c.WaitBuildValid(ctx, app.ID, "1.1", "7", 2*time.Hour)
+	// Processing: the client polls; on the fake its waits advance the clock.
+	valid, err := c.WaitBuildValid(ctx, app.ID, bin.version, bin.number, 2*time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, appstore.BuildValid, valid.ProcessingState)
-	require.GreaterOrEqual(t, b.fake.Now().Sub(start), time.Duration(0))
 
-	v, err := c.CreateVersion(ctx, appstore.CreateVersionParams{AppID: app.ID, VersionString: "1.1"})
+	v, err := c.CreateVersion(ctx, appstore.CreateVersionParams{AppID: app.ID, VersionString: bin.version})
 	require.NoError(t, err)
 	require.Equal(t, appstore.StatePrepareForSubmission, v.State)
 	require.Equal(t, "PREPARE_FOR_SUBMISSION", v.AppStoreState)
@@ -74,9 +77,8 @@ func scenario(t *testing.T, b *testBundle, c *appstore.Client) *appstore.Version
 	require.Equal(t, appstore.SubmissionWaitingForReview, sub.State)
 	require.Equal(t, v.ID, sub.VersionID)
 
-	// Review: 12 h waiting + 12 h in review by default, then approval parks
-	// a MANUAL version in Pending Developer Release.
-	require.NoError(t, b.fake.Advance(ctx, 24*time.Hour))
+	// Approval parks a MANUAL version in Pending Developer Release.
+	tg.awaitReview(ctx, t, c, v.ID)
 	v, err = c.GetVersion(ctx, v.ID)
 	require.NoError(t, err)
 	require.Equal(t, appstore.StatePendingDeveloperRelease, v.State)
@@ -94,34 +96,192 @@ func scenario(t *testing.T, b *testBundle, c *appstore.Client) *appstore.Version
 	require.Equal(t, 1, pr.CurrentDayNumber)
 	require.Equal(t, 1, pr.Percent())
 
-	require.NoError(t, b.fake.Advance(ctx, 48*time.Hour))
-	pr, err = c.GetPhasedRelease(ctx, v.ID)
-	require.NoError(t, err)
-	require.Equal(t, 3, pr.CurrentDayNumber)
-	require.Equal(t, 5, pr.Percent())
+	if tg.passDays(ctx, t, 2) {
+		pr, err = c.GetPhasedRelease(ctx, v.ID)
+		require.NoError(t, err)
+		require.Equal(t, 3, pr.CurrentDayNumber)
+		require.Equal(t, 5, pr.Percent())
+	}
 
 	pr, err = c.PausePhasedRelease(ctx, v.ID)
 	require.NoError(t, err)
 	require.Equal(t, appstore.PhasedPaused, pr.State)
-	require.NoError(t, b.fake.Advance(ctx, 72*time.Hour))
-	pr, err = c.GetPhasedRelease(ctx, v.ID)
-	require.NoError(t, err)
-	require.Equal(t, 3, pr.CurrentDayNumber, "paused days do not count")
-	require.Equal(t, 3, pr.TotalPauseDuration)
+	paused := pr.CurrentDayNumber
+	if tg.passDays(ctx, t, 3) {
+		pr, err = c.GetPhasedRelease(ctx, v.ID)
+		require.NoError(t, err)
+		require.Equal(t, paused, pr.CurrentDayNumber, "paused days do not count")
+		require.Equal(t, 3, pr.TotalPauseDuration)
+	}
 
 	pr, err = c.ResumePhasedRelease(ctx, v.ID)
 	require.NoError(t, err)
 	require.Equal(t, appstore.PhasedActive, pr.State)
-	require.NoError(t, b.fake.Advance(ctx, 24*time.Hour))
-	pr, err = c.GetPhasedRelease(ctx, v.ID)
-	require.NoError(t, err)
-	require.Equal(t, 4, pr.CurrentDayNumber, "resume continues from the paused day")
+	if tg.passDays(ctx, t, 1) {
+		pr, err = c.GetPhasedRelease(ctx, v.ID)
+		require.NoError(t, err)
+		require.Equal(t, paused+1, pr.CurrentDayNumber, "resume continues from the paused day")
+	}
 
 	pr, err = c.CompletePhasedRelease(ctx, v.ID)
 	require.NoError(t, err)
 	require.Equal(t, appstore.PhasedComplete, pr.State)
 	require.Equal(t, 100, pr.Percent())
+
+	open, err := c.OpenSubmissions(ctx, app.ID, appstore.PlatformIOS)
+	require.NoError(t, err)
+	require.Empty(t, open, "no submission left in flight")
 	return v
+}
+
+// binary is the build a target uploads.
+type binary struct {
+	name            string
+	file            io.ReaderAt
+	size            int64
+	version, number string
+}
+
+// iosTarget is a store the iOS scenario runs against. The steps the fake
+// takes on command — store time passing, App Review deciding — go through
+// it; the real store waits for them, or cannot take them and says so.
+type iosTarget interface {
+	bundleID() string
+	// build returns the IPA to upload with the version and build number
+	// it carries.
+	build(t *testing.T) binary
+	// awaitReview returns once App Review has approved the submitted version.
+	awaitReview(ctx context.Context, t *testing.T, c *appstore.Client, versionID string)
+	// passDays lets days of phased release pass and reports whether it
+	// could; when it cannot, the caller skips the checks of those days.
+	passDays(ctx context.Context, t *testing.T, days int) bool
+}
+
+// fakeIOSTarget is the fake store, whose app has 1.0 live so 1.1 is an
+// update (phased release needs one).
+type fakeIOSTarget struct{ b *testBundle }
+
+var _ iosTarget = (*fakeIOSTarget)(nil)
+
+func (f *fakeIOSTarget) bundleID() string { return bundleID }
+
+func (f *fakeIOSTarget) build(t *testing.T) binary {
+	t.Helper()
+	file := ipa(t, 20<<10) // three parts of 8 KiB
+	return binary{name: "App.ipa", file: bytes.NewReader(file), size: int64(len(file)), version: "1.1", number: "7"}
+}
+
+// awaitReview lets the default 12 h waiting plus 12 h in review pass; the
+// fake approves unless told otherwise.
+func (f *fakeIOSTarget) awaitReview(ctx context.Context, t *testing.T, _ *appstore.Client, _ string) {
+	t.Helper()
+	require.NoError(t, f.b.fake.Advance(ctx, 24*time.Hour))
+}
+
+func (f *fakeIOSTarget) passDays(ctx context.Context, t *testing.T, days int) bool {
+	t.Helper()
+	require.NoError(t, f.b.fake.Advance(ctx, time.Duration(days)*24*time.Hour))
+	return true
+}
+
+// Environment of the real App Store Connect run; see realIOSTarget.
+const (
+	envASCKey           = "RIPCORD_REAL_ASC_KEY"
+	envASCKeyID         = "RIPCORD_REAL_ASC_KEY_ID"
+	envASCIssuerID      = "RIPCORD_REAL_ASC_ISSUER_ID"
+	envASCBundleID      = "RIPCORD_REAL_ASC_BUNDLE_ID"
+	envASCIPA           = "RIPCORD_REAL_ASC_IPA"
+	envASCVersion       = "RIPCORD_REAL_ASC_VERSION"
+	envASCBuildNumber   = "RIPCORD_REAL_ASC_BUILD_NUMBER"
+	envASCReviewTimeout = "RIPCORD_REAL_ASC_REVIEW_TIMEOUT"
+)
+
+// realIOSTarget runs the scenario against App Store Connect itself. It runs
+// only when these variables are set, and is skipped otherwise (real stores
+// are never part of CI):
+//
+//	RIPCORD_REAL_ASC_KEY             path to the API key's AuthKey_<id>.p8 (App Manager role)
+//	RIPCORD_REAL_ASC_KEY_ID          the key's id
+//	RIPCORD_REAL_ASC_ISSUER_ID       the team's issuer id
+//	RIPCORD_REAL_ASC_BUNDLE_ID       bundle id of a test app whose latest iOS version
+//	                                 is live (phased release needs an update)
+//	RIPCORD_REAL_ASC_IPA             path to a signed IPA of that app
+//	RIPCORD_REAL_ASC_VERSION         the IPA's CFBundleShortVersionString, above the live one
+//	RIPCORD_REAL_ASC_BUILD_NUMBER    the IPA's CFBundleVersion, new for that version
+//	RIPCORD_REAL_ASC_REVIEW_TIMEOUT  how long to wait for App Review (Go duration); default 72h
+//
+// The run really submits the version to App Review and releases it to the
+// public in phases, so use a test app, and give go test a long enough
+// -timeout (-timeout 0). Store time cannot be advanced: the checks of
+// phased-release days are skipped with a logged note.
+type realIOSTarget struct {
+	c             *appstore.Client
+	bundle        string
+	bin           binary
+	reviewTimeout time.Duration
+}
+
+var _ iosTarget = (*realIOSTarget)(nil)
+
+func newRealIOSTarget(t *testing.T) (*realIOSTarget, *appstore.Client) {
+	t.Helper()
+	vars := []string{envASCKey, envASCKeyID, envASCIssuerID, envASCBundleID, envASCIPA, envASCVersion, envASCBuildNumber}
+	for _, v := range vars {
+		if os.Getenv(v) == "" {
+			t.Skipf("skipping the real App Store Connect run: set %s to run it against a test app (%s is unset)", strings.Join(vars, ", "), v)
+		}
+	}
+	key, err := os.ReadFile(os.Getenv(envASCKey))
+	require.NoError(t, err, "%s", envASCKey)
+	c, err := appstore.New(appstore.Config{KeyID: os.Getenv(envASCKeyID), IssuerID: os.Getenv(envASCIssuerID), PrivateKeyPEM: key})
+	require.NoError(t, err)
+	f, err := os.Open(os.Getenv(envASCIPA))
+	require.NoError(t, err, "%s", envASCIPA)
+	t.Cleanup(func() { _ = f.Close() })
+	fi, err := f.Stat()
+	require.NoError(t, err)
+	timeout := 72 * time.Hour
+	if v := os.Getenv(envASCReviewTimeout); v != "" {
+		timeout, err = time.ParseDuration(v)
+		require.NoError(t, err, "%s must be a Go duration such as 48h", envASCReviewTimeout)
+	}
+	tg := &realIOSTarget{c: c, bundle: os.Getenv(envASCBundleID), reviewTimeout: timeout,
+		bin: binary{name: filepath.Base(f.Name()), file: f, size: fi.Size(), version: os.Getenv(envASCVersion), number: os.Getenv(envASCBuildNumber)}}
+	return tg, c
+}
+
+func (r *realIOSTarget) bundleID() string        { return r.bundle }
+func (r *realIOSTarget) build(*testing.T) binary { return r.bin }
+
+// awaitReview polls the version every 10 minutes until App Review decides,
+// failing on a rejection or after the review timeout.
+func (r *realIOSTarget) awaitReview(ctx context.Context, t *testing.T, c *appstore.Client, versionID string) {
+	t.Helper()
+	deadline := time.Now().Add(r.reviewTimeout)
+	for {
+		v, err := c.GetVersion(ctx, versionID)
+		require.NoError(t, err)
+		switch v.State {
+		case appstore.StatePendingDeveloperRelease:
+			return
+		case appstore.StateRejected, appstore.StateDeveloperRejected:
+			t.Fatalf("App Review did not approve version %s: %s", versionID, v.State)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("version %s still %s after %v; raise %s", versionID, v.State, r.reviewTimeout, envASCReviewTimeout)
+		}
+		t.Logf("waiting for App Review: version %s is %s", versionID, v.State)
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for App Review: %v", ctx.Err())
+		case <-time.After(10 * time.Minute):
+		}
+	}
+}
+
+func (r *realIOSTarget) passDays(_ context.Context, t *testing.T, days int) bool {
+	t.Logf("real App Store Connect: store time cannot be advanced; skipping the checks after %d phased-release day(s)", days)
+	return false
 }
 
 // requireEndState checks the store after the scenario, through the API.
@@ -157,35 +317,50 @@ func requireEndState(t *testing.T, b *testBundle, c *appstore.Client, versionID 
 	}
 }
 
+// TestScenarioIOSRelease runs the iOS release scenario through the client
+// against every target: the fake always, App Store Connect when the
+// RIPCORD_REAL_ASC_* variables are set (see realIOSTarget).
 func TestScenarioIOSRelease(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	iosApp(t, b)
-	c := b.client(t, nil)
-	v := scenario(t, b, c)
-	requireEndState(t, b, c, v.ID)
+	t.Run("Fake", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		iosApp(t, b)
+		c := b.client(t, nil)
+		v := scenario(t, &fakeIOSTarget{b: b}, c)
+		requireEndState(t, b, c, v.ID)
 
-	// The fake keeps everything across a restart on the same state dir.
-	require.NoError(t, b.fake.Close())
-	ts2 := httptest.NewUnstartedServer(nil)
-	url2 := "http://" + ts2.Listener.Addr().String()
-	again, err := fakestore.New(fakestore.Config{StateDir: b.dir, BaseURL: url2})
-	require.NoError(t, err)
-	ts2.Config.Handler = again.Handler()
-	ts2.Start()
-	t.Cleanup(ts2.Close)
-	b2 := &testBundle{fake: again, rec: b.rec, url: url2, dir: b.dir}
-	requireEndState(t, b2, b2.client(t, nil), v.ID)
+		// The fake keeps everything across a restart on the same state dir.
+		require.NoError(t, b.fake.Close())
+		ts2 := httptest.NewUnstartedServer(nil)
+		url2 := "http://" + ts2.Listener.Addr().String()
+		again, err := fakestore.New(fakestore.Config{StateDir: b.dir, BaseURL: url2})
+		require.NoError(t, err)
+		ts2.Config.Handler = again.Handler()
+		ts2.Start()
+		t.Cleanup(ts2.Close)
+		b2 := &testBundle{fake: again, rec: b.rec, url: url2, dir: b.dir}
+		requireEndState(t, b2, b2.client(t, nil), v.ID)
+		parts, err := os.ReadDir(filepath.Join(b.dir, "uploads"))
+		require.NoError(t, err)
+		require.Empty(t, parts, "committed upload parts are deleted")
 
-	seen := ascSpec.Get(t).Check(t, b.rec.Exchanges())
-	for _, op := range []string{"builds_getCollection", "appStoreVersions_createInstance", "appStoreVersions_build_updateToOneRelationship",
-		"reviewSubmissions_createInstance", "reviewSubmissionItems_createInstance", "reviewSubmissions_updateInstance",
-		"appStoreVersionReleaseRequests_createInstance", "appStoreVersionPhasedReleases_createInstance",
-		"appStoreVersionPhasedReleases_updateInstance", "appStoreVersions_appStoreVersionPhasedRelease_getToOneRelated",
-		"4.2 POST /v1/buildUploads", "4.2 POST /v1/buildUploadFiles", "4.2 PATCH /v1/buildUploadFiles/{id}", "4.2 GET /v1/buildUploads/{id}", "upload part"} {
-		require.Positive(t, seen[op], "spec-checked %s", op)
-	}
-	t.Logf("spec-checked operations: %v", seen)
+		seen := ascSpec.Get(t).Check(t, b.rec.Exchanges())
+		for _, op := range []string{"builds_getCollection", "appStoreVersions_createInstance", "appStoreVersions_build_updateToOneRelationship",
+			"reviewSubmissions_createInstance", "reviewSubmissionItems_createInstance", "reviewSubmissions_updateInstance",
+			"appStoreVersionReleaseRequests_createInstance", "appStoreVersionPhasedReleases_createInstance",
+			"appStoreVersionPhasedReleases_updateInstance", "appStoreVersions_appStoreVersionPhasedRelease_getToOneRelated",
+			"4.2 POST /v1/buildUploads", "4.2 POST /v1/buildUploadFiles", "4.2 PATCH /v1/buildUploadFiles/{id}", "4.2 GET /v1/buildUploads/{id}", "upload part"} {
+			require.Positive(t, seen[op], "spec-checked %s", op)
+		}
+		t.Logf("spec-checked operations: %v", seen)
+	})
+	t.Run("Real", func(t *testing.T) {
+		t.Parallel()
+		tg, c := newRealIOSTarget(t)
+		v := scenario(t, tg, c)
+		t.Logf("real App Store Connect: version %s released; not checked (the fake alone shows them): event counts, restart, spec validation", v.ID)
+	})
 }
 
 func TestFaultsReachSameStateWithoutDuplicates(t *testing.T) {
@@ -218,7 +393,7 @@ func TestFaultsReachSameStateWithoutDuplicates(t *testing.T) {
 			iosApp(t, b)
 			require.NoError(t, b.fake.AddFault(tt.fault))
 			c := b.client(t, nil)
-			v := scenario(t, b, c)
+			v := scenario(t, &fakeIOSTarget{b: b}, c)
 			requireEndState(t, b, c, v.ID)
 			require.Equal(t, max(1, tt.fault.Count), b.fake.Faults()[0].Hits, "the fault fired")
 			if tt.fault.RetryAfterSeconds > 0 {
@@ -626,4 +801,33 @@ func TestStoreRules(t *testing.T) {
 		require.True(t, strings.Contains(ae.Errors[0].Detail, "appStoreVersions"))
 		require.NotEmpty(t, ae.Hint)
 	})
+}
+
+// TestLatencyAndTimeoutFaults runs the scenario with a per-call timeout: a
+// slow answer within it is only slow; a call that never answers is given
+// up on, retried from its read, and acts once.
+func TestLatencyAndTimeoutFaults(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		fault fakestore.Fault
+	}{
+		{"LatencyOnSubmit", fakestore.Fault{Op: "asc.reviewSubmissions.update", Kind: fakestore.FaultLatency, Latency: fakestore.Duration(100 * time.Millisecond), Count: 1}},
+		{"TimeoutOnCreateVersion", fakestore.Fault{Op: "asc.appStoreVersions.create", Kind: fakestore.FaultTimeout, Count: 1}},
+		{"TimeoutOnReleaseRequest", fakestore.Fault{Op: "asc.appStoreVersionReleaseRequests.create", Kind: fakestore.FaultTimeout, Count: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			iosApp(t, b)
+			require.NoError(t, b.fake.AddFault(tt.fault))
+			c := b.client(t, func(cfg *appstore.Config) {
+				cfg.HTTPClient = &http.Client{Transport: b.rec, Timeout: 400 * time.Millisecond}
+			})
+			v := scenario(t, &fakeIOSTarget{b: b}, c)
+			requireEndState(t, b, c, v.ID)
+			require.Equal(t, 1, b.fake.Faults()[0].Hits, "the fault fired")
+		})
+	}
 }

@@ -1,10 +1,15 @@
 package fakestore
 
 import (
+	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,11 +53,25 @@ type ascUploadFile struct {
 	AssetType string    `json:"asset_type"`
 	PartSize  int64     `json:"part_size"`
 	Created   time.Time `json:"created"`
-	// Parts holds received part bodies by part number until the file is
-	// committed; they are dropped then, only the checksum stays.
-	Parts    map[string][]byte `json:"parts,omitempty"`
+	// Parts names, by part number, the files in the upload directory that
+	// hold the received parts until the file is committed; they are deleted
+	// then and only the checksum stays. The bytes never enter state.json.
+	Parts    map[string]string `json:"part_files,omitempty"`
 	Uploaded bool              `json:"uploaded"`
 	Checksum string            `json:"checksum,omitempty"`
+}
+
+// partBlob names the file holding part n of upload file id.
+func partBlob(id string, n int64) string {
+	return "asc-" + id + "-" + strconv.FormatInt(n, 10) + ".part"
+}
+
+// dropParts deletes the received parts of f.
+func (s *Server) dropParts(ctx context.Context, f *ascUploadFile) {
+	for _, name := range f.Parts {
+		s.removeBlob(ctx, name)
+	}
+	f.Parts = nil
 }
 
 func (f *ascUploadFile) partCount() int64 { return (f.FileSize + f.PartSize - 1) / f.PartSize }
@@ -145,6 +164,7 @@ func (s *Server) ascUploadsDelete(r *http.Request, _ []byte) (int, any, error) {
 	}
 	for id, f := range s.st.ASC.UploadFiles {
 		if f.UploadID == u.ID {
+			s.dropParts(r.Context(), f)
 			delete(s.st.ASC.UploadFiles, id)
 		}
 	}
@@ -220,7 +240,7 @@ func (s *Server) ascUploadFilesCreate(r *http.Request, body []byte) (int, any, e
 		}
 	}
 	f := &ascUploadFile{ID: s.st.id(), UploadID: u.ID, FileName: attrs.FileName, FileSize: attrs.FileSize, UTI: attrs.UTI,
-		AssetType: attrs.AssetType, PartSize: s.cfg.UploadPartSize, Created: s.nowLocked(), Parts: map[string][]byte{}}
+		AssetType: attrs.AssetType, PartSize: s.cfg.UploadPartSize, Created: s.nowLocked(), Parts: map[string]string{}}
 	s.st.ASC.UploadFiles[f.ID] = f
 	s.event("asc.buildUploadFiles.create", "buildUploadFiles/"+f.ID)
 	return 201, s.single(r, s.uploadFileJSON(f)), nil
@@ -234,9 +254,10 @@ func (s *Server) ascUploadFilesGet(r *http.Request, _ []byte) (int, any, error) 
 	return 200, s.single(r, s.uploadFileJSON(f)), nil
 }
 
-// ascUploadPartPut stores one part at a presigned uploadOperations URL.
-// Repeating a part replaces it, so part uploads are safe to retry.
-func (s *Server) ascUploadPartPut(r *http.Request, body []byte) (int, any, error) {
+// ascUploadPartPut stores one part at a presigned uploadOperations URL as a
+// file in the upload directory. Repeating a part replaces it, so part
+// uploads are safe to retry.
+func (s *Server) ascUploadPartPut(r *http.Request, body *spooledBody) (int, any, error) {
 	f, ok := s.st.ASC.UploadFiles[r.PathValue("file")]
 	if !ok || f.Uploaded || !s.nowLocked().Before(f.Created.Add(uploadURLLifetime)) {
 		return 0, nil, &ascError{Status: 403, Code: "FORBIDDEN", Title: "The upload URL is not valid.", Detail: "The upload URL has expired or its file was already committed."}
@@ -246,10 +267,22 @@ func (s *Server) ascUploadPartPut(r *http.Request, body []byte) (int, any, error
 		return 0, nil, ascBadRequest("The part number is not valid.")
 	}
 	want := min(f.PartSize, f.FileSize-(n-1)*f.PartSize)
-	if int64(len(body)) != want {
+	if body.Size != want {
 		return 0, nil, ascBadRequest("Part " + strconv.FormatInt(n, 10) + " must be exactly " + strconv.FormatInt(want, 10) + " bytes.")
 	}
-	f.Parts[strconv.FormatInt(n, 10)] = body
+	name := partBlob(f.ID, n)
+	dst, err := s.blobFile(name)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := os.Rename(body.Path, dst); err != nil {
+		return 0, nil, fmt.Errorf("fakestore: store part %d of upload file %s: %w", n, f.ID, err)
+	}
+	body.Path = ""
+	if f.Parts == nil {
+		f.Parts = map[string]string{}
+	}
+	f.Parts[strconv.FormatInt(n, 10)] = name
 	return http.StatusOK, nil, nil
 }
 
@@ -276,30 +309,31 @@ func (s *Server) ascUploadFilesUpdate(r *http.Request, body []byte) (int, any, e
 	if f.Uploaded {
 		return 200, s.single(r, s.uploadFileJSON(f)), nil
 	}
-	var data []byte
-	for i := range f.partCount() {
-		p, ok := f.Parts[strconv.FormatInt(i+1, 10)]
-		if !ok {
-			return 0, nil, ascStateInvalid("Part " + strconv.FormatInt(i+1, 10) + " of buildUploadFile '" + f.ID + "' has not been uploaded.")
-		}
-		data = append(data, p...)
-	}
-	var sum string
+	var sumOf func() hash.Hash
 	switch attrs.Checksums.File.Algorithm {
 	case "MD5":
-		h := md5.Sum(data)
-		sum = hex.EncodeToString(h[:])
+		sumOf = md5.New
 	case "SHA_256":
-		h := sha256.Sum256(data)
-		sum = hex.EncodeToString(h[:])
+		sumOf = sha256.New
 	default:
 		return 0, nil, ascInvalid("/data/attributes/sourceFileChecksums/file/algorithm", "algorithm must be MD5 or SHA_256.")
 	}
-	if !strings.EqualFold(sum, attrs.Checksums.File.Hash) {
+	// Hash the parts in order, streaming from their files.
+	want, full := sumOf(), sha256.New()
+	for i := range f.partCount() {
+		name, ok := f.Parts[strconv.FormatInt(i+1, 10)]
+		if !ok {
+			return 0, nil, ascStateInvalid("Part " + strconv.FormatInt(i+1, 10) + " of buildUploadFile '" + f.ID + "' has not been uploaded.")
+		}
+		if err := s.hashBlob(name, io.MultiWriter(want, full)); err != nil {
+			return 0, nil, err
+		}
+	}
+	if !strings.EqualFold(hex.EncodeToString(want.Sum(nil)), attrs.Checksums.File.Hash) {
 		return 0, nil, ascInvalid("/data/attributes/sourceFileChecksums/file/hash", "The checksum does not match the uploaded file; upload the parts again.")
 	}
-	full := sha256.Sum256(data)
-	f.Uploaded, f.Checksum, f.Parts = true, hex.EncodeToString(full[:]), nil
+	f.Uploaded, f.Checksum = true, hex.EncodeToString(full.Sum(nil))
+	s.dropParts(r.Context(), f)
 	now := s.nowLocked()
 	if u := s.st.ASC.Uploads[f.UploadID]; u != nil && u.State == uploadAwaiting {
 		u.State, u.Uploaded, u.ImportAt = uploadProcessing, now, now.Add(s.cfg.UploadImportDelay)
@@ -325,4 +359,21 @@ func (s *Server) tickUploads(now time.Time) {
 		u.State, u.BuildID = uploadComplete, b.ID
 		s.event("asc.buildUploads.imported", "buildUploads/"+u.ID)
 	}
+}
+
+// hashBlob writes the blob's bytes to w.
+func (s *Server) hashBlob(name string, w io.Writer) error {
+	p, err := s.blobFile(name)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("fakestore: open upload part: %w", err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(w, f); err != nil {
+		return fmt.Errorf("fakestore: read upload part: %w", err)
+	}
+	return nil
 }

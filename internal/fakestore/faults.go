@@ -24,8 +24,10 @@ const (
 
 // Fault makes the fake misbehave for one named operation, for tests and the
 // demo. Operations are named as in the Google discovery documents
-// ("androidpublisher.edits.commit") and "asc.<resource>.<verb>" for App Store
-// Connect ("asc.appStoreVersions.create"); "*" matches every operation.
+// ("androidpublisher.edits.commit"), with ".chunk" appended for the chunks
+// of a resumable upload ("androidpublisher.edits.bundles.upload.chunk"), and
+// "asc.<resource>.<verb>" for App Store Connect ("asc.appStoreVersions.create");
+// "*" matches every operation.
 type Fault struct {
 	// Op is the operation name the fault applies to.
 	Op string `json:"op"`
@@ -39,6 +41,12 @@ type Fault struct {
 	Latency Duration `json:"latency,omitempty"`
 	// Count is how many matching requests the fault hits; 0 means every one.
 	Count int `json:"count"`
+	// After is how many matching requests pass untouched before the fault
+	// starts hitting, e.g. 1 to fail the second chunk of an upload rather
+	// than its first. Default 0.
+	After int `json:"after,omitempty"`
+	// Passed counts the matching requests let through because of After.
+	Passed int `json:"passed,omitempty"`
 	// Hits counts the requests the fault has hit so far.
 	Hits int `json:"hits"`
 }
@@ -85,6 +93,9 @@ func (f *Fault) validate() error {
 	if f.Count < 0 {
 		return fmt.Errorf("fault: count %d must be >= 0", f.Count)
 	}
+	if f.After < 0 {
+		return fmt.Errorf("fault: after %d must be >= 0", f.After)
+	}
 	return nil
 }
 
@@ -95,7 +106,7 @@ func (s *Server) AddFault(f Fault) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f.Hits = 0
+	f.Hits, f.Passed = 0, 0
 	s.st.Faults = append(s.st.Faults, &f)
 	return s.persistLocked()
 }
@@ -127,6 +138,10 @@ func (s *Server) takeFaultLocked(op string) *Fault {
 			continue
 		}
 		if f.Count > 0 && f.Hits >= f.Count {
+			continue
+		}
+		if f.Passed < f.After {
+			f.Passed++
 			continue
 		}
 		f.Hits++

@@ -340,44 +340,59 @@ func (s *Server) playUpload(kind string) handlerFunc {
 		if err != nil {
 			return 0, nil, err
 		}
-		if ut := r.URL.Query().Get("uploadType"); ut != "media" && ut != "multipart" {
-			return 0, nil, gBadRequest("badRequest", "Upload type "+strconv.Quote(ut)+" is not supported by this server; use media or multipart.")
+		switch ut := r.URL.Query().Get("uploadType"); ut {
+		case "media", "multipart":
+		case "resumable":
+			return s.playResumableStart(r, app, e, kind)
+		default:
+			return 0, nil, gBadRequest("badRequest", "Upload type "+strconv.Quote(ut)+" is not supported; use media, multipart or resumable.")
 		}
 		media, err := uploadBody(r, body)
 		if err != nil {
 			return 0, nil, err
 		}
-		var m *androidpkg.Manifest
-		if kind == "aab" {
-			m, err = androidpkg.ReadAAB(bytes.NewReader(media), int64(len(media)), androidpkg.Limits{})
-		} else {
-			m, err = androidpkg.ReadAPK(bytes.NewReader(media), int64(len(media)), androidpkg.Limits{})
-		}
-		if err != nil {
-			what := "APK"
-			if kind == "aab" {
-				what = "Android App Bundle"
-			}
-			return 0, nil, gBadRequest("apkInvalidFile", "The "+what+" is invalid: "+err.Error())
-		}
-		if m.Package != app.PackageName {
-			return 0, nil, gForbidden("apkIncompatiblePackage", fmt.Sprintf("APK has the wrong package name: %s. Expected: %s.", m.Package, app.PackageName))
-		}
-		highest := app.MaxVersionCode
-		for _, u := range e.Uploads {
-			highest = max(highest, u.VersionCode)
-		}
-		if m.VersionCode <= highest {
-			return 0, nil, gForbidden("apkUpgradeVersionConflict", "APK specifies a version code that has already been used.")
-		}
 		s1 := sha1.Sum(media)
 		s256 := sha256.Sum256(media)
-		a := playArtifact{VersionCode: m.VersionCode, Kind: kind, SHA1: hex.EncodeToString(s1[:]), SHA256: hex.EncodeToString(s256[:]), Uploaded: s.nowLocked()}
-		e.Uploads = append(e.Uploads, a)
-		s.event("androidpublisher.edits."+map[string]string{"aab": "bundles", "apk": "apks"}[kind]+".upload",
-			fmt.Sprintf("%s/edits/%s/%d", app.PackageName, e.ID, m.VersionCode))
+		a, err := s.acceptArtifactLocked(app, e, kind, bytes.NewReader(media), int64(len(media)), hex.EncodeToString(s1[:]), hex.EncodeToString(s256[:]))
+		if err != nil {
+			return 0, nil, err
+		}
 		return 200, artifactJSON(a), nil
 	}
+}
+
+// acceptArtifactLocked applies Play's upload rules to an artifact (its
+// manifest's package and versionCode) and adds it to the edit.
+func (s *Server) acceptArtifactLocked(app *playApp, e *playEdit, kind string, r io.ReaderAt, size int64, sum1, sum256 string) (playArtifact, error) {
+	var m *androidpkg.Manifest
+	var err error
+	if kind == "aab" {
+		m, err = androidpkg.ReadAAB(r, size, androidpkg.Limits{})
+	} else {
+		m, err = androidpkg.ReadAPK(r, size, androidpkg.Limits{})
+	}
+	if err != nil {
+		what := "APK"
+		if kind == "aab" {
+			what = "Android App Bundle"
+		}
+		return playArtifact{}, gBadRequest("apkInvalidFile", "The "+what+" is invalid: "+err.Error())
+	}
+	if m.Package != app.PackageName {
+		return playArtifact{}, gForbidden("apkIncompatiblePackage", fmt.Sprintf("APK has the wrong package name: %s. Expected: %s.", m.Package, app.PackageName))
+	}
+	highest := app.MaxVersionCode
+	for _, u := range e.Uploads {
+		highest = max(highest, u.VersionCode)
+	}
+	if m.VersionCode <= highest {
+		return playArtifact{}, gForbidden("apkUpgradeVersionConflict", "APK specifies a version code that has already been used.")
+	}
+	a := playArtifact{VersionCode: m.VersionCode, Kind: kind, SHA1: sum1, SHA256: sum256, Uploaded: s.nowLocked()}
+	e.Uploads = append(e.Uploads, a)
+	s.event("androidpublisher.edits."+map[string]string{"aab": "bundles", "apk": "apks"}[kind]+".upload",
+		fmt.Sprintf("%s/edits/%s/%d", app.PackageName, e.ID, m.VersionCode))
+	return a, nil
 }
 
 func artifactJSON(a playArtifact) map[string]any {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 )
@@ -30,6 +31,9 @@ type route struct {
 	// public routes skip authentication, as Apple's presigned upload URLs do.
 	public bool
 	fn     handlerFunc
+	// spool, when set instead of fn, receives the body as a file in the
+	// upload directory rather than in memory.
+	spool spoolFunc
 }
 
 func (s *Server) routes() http.Handler {
@@ -56,10 +60,16 @@ func (s *Server) routes() http.Handler {
 	g("PATCH "+ap+"/edits/{edit}/tracks/{track}", "androidpublisher.edits.tracks.patch", true, s.playTracksUpdate)
 	g("GET "+ap+"/edits/{edit}/bundles", "androidpublisher.edits.bundles.list", false, s.playBundlesList)
 	g("GET "+ap+"/edits/{edit}/apks", "androidpublisher.edits.apks.list", false, s.playApksList)
-	g("POST /upload"+ap+"/edits/{edit}/bundles", "androidpublisher.edits.bundles.upload", true, s.playUpload("aab"))
-	g("POST /upload"+ap+"/edits/{edit}/apks", "androidpublisher.edits.apks.upload", true, s.playUpload("apk"))
-	g("PUT /upload"+ap+"/edits/{edit}/bundles", "androidpublisher.edits.bundles.upload", true, s.playUpload("aab"))
-	g("PUT /upload"+ap+"/edits/{edit}/apks", "androidpublisher.edits.apks.upload", true, s.playUpload("apk"))
+	// Media uploads: simple (media, multipart) and resumable initiation on
+	// the method's upload path; requests carrying upload_id are chunks of a
+	// resumable session (see play_resumable.go).
+	for _, kind := range []struct{ ext, res string }{{"aab", "bundles"}, {"apk", "apks"}} {
+		op := "androidpublisher.edits." + kind.res + ".upload"
+		h := s.playUploadHandler(op, kind.ext)
+		mux.Handle("POST /upload"+ap+"/edits/{edit}/"+kind.res, h)
+		mux.Handle("PUT /upload"+ap+"/edits/{edit}/"+kind.res, h)
+		mux.Handle("POST /resumable/upload"+ap+"/edits/{edit}/"+kind.res, h)
+	}
 	g("GET "+ap+"/tracks/{track}/releases", "androidpublisher.applications.tracks.releases.list", false, s.playReleasesList)
 
 	// Play Developer Reporting API (v1beta1).
@@ -68,7 +78,7 @@ func (s *Server) routes() http.Handler {
 
 	// App Store Connect API.
 	s.ascRoutes(a)
-	mux.Handle("PUT "+ascUploadPath+"{file}/{part}", s.wrap(route{op: "asc.buildUploadParts.put", fam: famASC, mutates: true, public: true, fn: s.ascUploadPartPut}))
+	mux.Handle("PUT "+ascUploadPath+"{file}/{part}", s.wrap(route{op: "asc.buildUploadParts.put", fam: famASC, mutates: true, public: true, spool: s.ascUploadPartPut}))
 
 	// Admin API.
 	s.adminRoutes(mux)
@@ -118,14 +128,30 @@ func cutLast(s, sep string) (before, after string, found bool) {
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadBytes))
+		var body []byte
+		var spooled *spooledBody
+		var err error
+		if rt.spool != nil {
+			spooled, err = s.spool(w, r, s.cfg.MaxUploadBytes)
+			if spooled != nil {
+				defer func() {
+					if spooled.Path != "" {
+						_ = os.Remove(spooled.Path)
+					}
+				}()
+			}
+		} else {
+			body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadBytes))
+		}
 		if err != nil {
 			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
+			switch {
+			case errors.As(err, &mbe):
 				s.writeError(w, r, rt.fam, gBadRequest("badRequest", "Request body too large."))
-				return
+			case ctx.Err() == nil && rt.spool != nil:
+				s.writeError(w, r, rt.fam, err) // the upload directory failed
 			}
-			return // client went away
+			return // otherwise the client went away
 		}
 		if rt.fam == famASC {
 			w.Header().Set("X-Rate-Limit", "user-hour-lim:3600;user-hour-rem:3599;")
@@ -185,7 +211,13 @@ func (s *Server) wrap(rt route) http.Handler {
 
 		s.mu.Lock()
 		s.tickLocked()
-		status, v, err := rt.fn(r, body)
+		var status int
+		var v any
+		if rt.spool != nil {
+			status, v, err = rt.spool(r, spooled)
+		} else {
+			status, v, err = rt.fn(r, body)
+		}
 		if err == nil && rt.mutates {
 			if perr := s.persistLocked(); perr != nil {
 				err = perr
@@ -200,6 +232,12 @@ func (s *Server) wrap(rt route) http.Handler {
 		if err != nil {
 			s.writeError(w, r, rt.fam, err)
 			return
+		}
+		if hr, ok := v.(*headedResponse); ok {
+			for k, vs := range hr.header {
+				w.Header()[k] = vs
+			}
+			v = hr.body
 		}
 		writeJSON(w, status, v)
 	})

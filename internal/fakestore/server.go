@@ -60,6 +60,10 @@ type Config struct {
 	// UploadImportDelay is how long a committed App Store Connect buildUpload
 	// stays PROCESSING before its build appears. Default 2 minutes.
 	UploadImportDelay time.Duration
+	// UploadSessionLifetime is how long a Play resumable-upload session URI
+	// stays usable, in store time. Default 7 days (Google's resumable
+	// sessions expire after a week).
+	UploadSessionLifetime time.Duration
 }
 
 // WithDefaults fills unset fields.
@@ -76,6 +80,7 @@ func (c Config) WithDefaults() Config {
 	c.MaxUploadBytes = cmp.Or(c.MaxUploadBytes, 256<<20)
 	c.UploadPartSize = cmp.Or(c.UploadPartSize, 8<<20)
 	c.UploadImportDelay = cmp.Or(c.UploadImportDelay, 2*time.Minute)
+	c.UploadSessionLifetime = cmp.Or(c.UploadSessionLifetime, 7*24*time.Hour)
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	return c
 }
@@ -103,6 +108,11 @@ type Server struct {
 	ascKey *ecdsa.PrivateKey
 	saKey  *rsa.PrivateKey
 	creds  Credentials
+
+	// blobMu guards the upload directory's path, resolved on first use.
+	blobMu   sync.Mutex
+	blobPath string
+	blobTemp bool // created by MkdirTemp for an in-memory fake
 }
 
 // New loads or creates the state directory and returns a Server ready to serve.
@@ -130,11 +140,12 @@ func New(cfg Config) (*Server, error) {
 // Handler returns the http.Handler serving every fake API and the admin API.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close writes the state one last time. The Server must not be used after.
+// Close writes the state one last time and, for an in-memory fake, removes
+// its temporary upload directory. The Server must not be used after.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.persistLocked()
+	return errors.Join(s.persistLocked(), s.removeTempBlobs())
 }
 
 // Credentials returns the key material the fake accepts, also written to the
@@ -185,4 +196,5 @@ func (s *Server) nowLocked() time.Time {
 func (s *Server) tickLocked() {
 	now := s.nowLocked()
 	s.ascTick(now)
+	s.playUploadTick(now)
 }

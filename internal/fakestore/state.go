@@ -55,7 +55,10 @@ type state struct {
 	Faults  []*Fault            `json:"faults"`
 	Events  []Event             `json:"events"`
 	Play    map[string]*playApp `json:"play"`
-	ASC     *ascState           `json:"app_store_connect"`
+	// PlayUploads are resumable-upload sessions by upload_id; their bytes
+	// are files in the upload directory.
+	PlayUploads map[string]*playUploadSession `json:"play_upload_sessions"`
+	ASC         *ascState                     `json:"app_store_connect"`
 }
 
 func newState() *state {
@@ -65,6 +68,8 @@ func newState() *state {
 		Tokens:  map[string]token{},
 		Play:    map[string]*playApp{},
 		ASC:     newASCState(),
+
+		PlayUploads: map[string]*playUploadSession{},
 	}
 }
 
@@ -107,6 +112,9 @@ func (s *Server) loadState() (*state, error) {
 	}
 	if st.Play == nil {
 		st.Play = map[string]*playApp{}
+	}
+	if st.PlayUploads == nil {
+		st.PlayUploads = map[string]*playUploadSession{}
 	}
 	if st.ASC == nil {
 		st.ASC = newASCState()

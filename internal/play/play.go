@@ -126,10 +126,13 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	tokCtx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, cfg.HTTPClient)
 	hc := &http.Client{
 		Timeout: cfg.HTTPClient.Timeout,
-		Transport: &oauth2.Transport{
+		// Wrapped so http.Client's timeout cancels through the request
+		// context, not oauth2.Transport's deprecated CancelRequest (which
+		// only logs a warning).
+		Transport: roundTripperOnly{&oauth2.Transport{
 			Source: oauth2.ReuseTokenSource(nil, jwtCfg.TokenSource(tokCtx)),
 			Base:   transportOf(cfg.HTTPClient),
-		},
+		}},
 	}
 	pub, err := androidpublisher.NewService(ctx, option.WithHTTPClient(hc), option.WithEndpoint(cfg.Endpoint))
 	if err != nil {
@@ -140,6 +143,13 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("play: create reporting client: %w", err)
 	}
 	return &Client{cfg: cfg, log: cfg.Logger, pub: pub, rep: rep, editor: jwtCfg.Email}, nil
+}
+
+// roundTripperOnly hides every method of its RoundTripper but RoundTrip.
+type roundTripperOnly struct{ rt http.RoundTripper }
+
+func (r roundTripperOnly) RoundTrip(req *http.Request) (*http.Response, error) {
+	return r.rt.RoundTrip(req)
 }
 
 func transportOf(c *http.Client) http.RoundTripper {

@@ -1,10 +1,14 @@
 package play_test
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -56,11 +60,17 @@ func setup(t *testing.T) *testBundle {
 
 func (b *testBundle) newClient(t *testing.T, sa []byte) *play.Client {
 	t.Helper()
+	return b.newClientTimeout(t, sa, 10*time.Second)
+}
+
+// newClientTimeout returns a client whose every call gives up after timeout.
+func (b *testBundle) newClientTimeout(t *testing.T, sa []byte, timeout time.Duration) *play.Client {
+	t.Helper()
 	c, err := play.New(t.Context(), play.Config{
 		ServiceAccountJSON: sa,
 		Endpoint:           b.url + "/",
 		ReportingEndpoint:  b.url + "/",
-		HTTPClient:         &http.Client{Transport: b.rec, Timeout: 10 * time.Second},
+		HTTPClient:         &http.Client{Transport: b.rec, Timeout: timeout},
 		MaxAttempts:        4,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			b.mu.Lock()
@@ -116,35 +126,112 @@ func fakeState(t *testing.T, b *testBundle) fakeStateView {
 	return v
 }
 
+// TestScenarioStagedRollout runs the Play release scenario (edit → upload →
+// staged rollout → halt → resume → complete) through the real connector
+// against every target: the fake always, Google Play when the
+// RIPCORD_REAL_PLAY_* variables name a service account, an app and a bundle
+// (see realPlayTarget).
 func TestScenarioStagedRollout(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	for _, tt := range []struct {
+		name   string
+		target func(t *testing.T) playTarget
+	}{
+		{"Fake", newFakePlayTarget},
+		{"Real", newRealPlayTarget},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			runPlayScenario(t, tt.target(t))
+		})
+	}
+}
+
+// runPlayScenario is the scenario every target runs.
+func runPlayScenario(t *testing.T, tg playTarget) {
+	t.Helper()
 	ctx := t.Context()
+	c, pkg, track := tg.client(t), tg.pkg(), tg.track()
+	file, want := tg.bundle(t)
 
-	code, err := b.client.Upload(ctx, play.UploadParams{Package: pkg, File: bundle(t, 101), Track: play.TrackProduction, Status: play.StatusInProgress, UserFraction: 0.01})
+	code, err := c.Upload(ctx, play.UploadParams{Package: pkg, File: file, Track: track, Status: play.StatusInProgress, UserFraction: 0.01})
 	require.NoError(t, err)
-	require.EqualValues(t, 101, code)
+	require.Equal(t, want, code)
 
-	require.NoError(t, b.client.SetRollout(ctx, pkg, play.TrackProduction, 101, 0.2))
-	require.NoError(t, b.client.Halt(ctx, pkg, play.TrackProduction, 101))
-	tr, err := b.client.GetTrack(ctx, pkg, play.TrackProduction)
+	require.NoError(t, c.SetRollout(ctx, pkg, track, code, 0.2))
+	require.NoError(t, c.Halt(ctx, pkg, track, code))
+	tr, err := c.GetTrack(ctx, pkg, track)
 	require.NoError(t, err)
-	require.Equal(t, play.StatusHalted, tr.Find(101).Status)
-	require.Equal(t, 0.2, tr.Find(101).UserFraction)
-	require.Equal(t, play.StatusCompleted, tr.Find(100).Status, "the previous full release keeps serving")
+	require.Equal(t, play.StatusHalted, tr.Find(code).Status)
+	require.Equal(t, 0.2, tr.Find(code).UserFraction)
+	require.NotEmpty(t, otherReleases(tr, code, play.StatusCompleted), "the previous full release keeps serving")
 
-	require.NoError(t, b.client.Resume(ctx, pkg, play.TrackProduction, 101, 0.5))
-	require.NoError(t, b.client.Complete(ctx, pkg, play.TrackProduction, 101))
-	tr, err = b.client.GetTrack(ctx, pkg, play.TrackProduction)
+	require.NoError(t, c.Resume(ctx, pkg, track, code, 0.5))
+	tr, err = c.GetTrack(ctx, pkg, track)
 	require.NoError(t, err)
-	require.Len(t, tr.Releases, 1)
-	require.Equal(t, play.StatusCompleted, tr.Releases[0].Status)
-	require.Equal(t, []int64{101}, tr.Releases[0].VersionCodes)
+	require.Equal(t, play.StatusInProgress, tr.Find(code).Status)
+	require.Equal(t, 0.5, tr.Find(code).UserFraction)
 
-	high, err := b.client.HighestVersionCode(ctx, pkg)
+	require.NoError(t, c.Complete(ctx, pkg, track, code))
+	tr, err = c.GetTrack(ctx, pkg, track)
 	require.NoError(t, err)
-	require.EqualValues(t, 101, high)
+	require.Equal(t, play.StatusCompleted, tr.Find(code).Status)
+	require.Empty(t, otherReleases(tr, code, play.StatusCompleted, play.StatusInProgress, play.StatusHalted), "the completed release replaced the others")
+
+	high, err := c.HighestVersionCode(ctx, pkg)
+	require.NoError(t, err)
+	require.Equal(t, code, high)
+	tg.afterScenario(t, tr)
+}
+
+// otherReleases returns the track's releases in one of statuses that do not
+// serve versionCode.
+func otherReleases(tr *play.Track, versionCode int64, statuses ...string) []play.Release {
+	var out []play.Release
+	for _, r := range tr.Releases {
+		if !slices.Contains(r.VersionCodes, versionCode) && slices.Contains(statuses, r.Status) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// playTarget is a store the Play scenario runs against. The Play scenario
+// needs no store-side step (no clock, no review); what differs per target
+// is where the bundle comes from and what can be checked afterwards.
+type playTarget interface {
+	client(t *testing.T) *play.Client
+	pkg() string
+	track() string
+	// bundle returns the AAB to upload and the versionCode it carries.
+	bundle(t *testing.T) ([]byte, int64)
+	// afterScenario makes the checks only this target can make; end is the
+	// track as the scenario left it.
+	afterScenario(t *testing.T, end *play.Track)
+}
+
+// fakePlayTarget is the fake store, with an app whose versionCode 100 is
+// live on production, so a staged rollout is allowed.
+type fakePlayTarget struct{ b *testBundle }
+
+var _ playTarget = (*fakePlayTarget)(nil)
+
+func newFakePlayTarget(t *testing.T) playTarget { return &fakePlayTarget{b: setup(t)} }
+
+func (f *fakePlayTarget) client(*testing.T) *play.Client { return f.b.client }
+func (f *fakePlayTarget) pkg() string                    { return pkg }
+func (f *fakePlayTarget) track() string                  { return play.TrackProduction }
+func (f *fakePlayTarget) bundle(t *testing.T) ([]byte, int64) {
+	return bundle(t, 101), 101
+}
+
+// afterScenario checks what only the fake shows: no edit left open, one
+// commit per action, the state surviving a restart, and the spec.
+func (f *fakePlayTarget) afterScenario(t *testing.T, end *play.Track) {
+	t.Helper()
+	b, ctx := f.b, t.Context()
 	require.Zero(t, openEdits(t, b), "no edit left open")
+	require.Equal(t, 5, b.fake.CountEvents("androidpublisher.edits.commit"), "upload, rollout, halt, resume, complete: one commit each")
 
 	// State survives a restart of the fake on the same directory.
 	ts2 := httptest.NewUnstartedServer(nil)
@@ -159,9 +246,70 @@ func TestScenarioStagedRollout(t *testing.T) {
 	require.NoError(t, err)
 	tr2, err := c2.GetTrack(ctx, pkg, play.TrackProduction)
 	require.NoError(t, err)
-	require.Equal(t, tr, tr2)
+	require.Equal(t, end, tr2)
 
 	checkSpecs(t, b)
+}
+
+// Environment of the real Google Play run; see realPlayTarget.
+const (
+	envPlayServiceAccount = "RIPCORD_REAL_PLAY_SERVICE_ACCOUNT"
+	envPlayPackage        = "RIPCORD_REAL_PLAY_PACKAGE"
+	envPlayAAB            = "RIPCORD_REAL_PLAY_AAB"
+	envPlayTrack          = "RIPCORD_REAL_PLAY_TRACK"
+)
+
+// realPlayTarget runs the scenario against Google Play itself. It runs only
+// when these variables are set, and is skipped otherwise (real stores are
+// never part of CI):
+//
+//	RIPCORD_REAL_PLAY_SERVICE_ACCOUNT  path to the service account's JSON key; the
+//	                                   account needs release permissions on the app
+//	RIPCORD_REAL_PLAY_PACKAGE          package name of a test app that already has a
+//	                                   completed release on the track (Play refuses
+//	                                   to stage a track's first release)
+//	RIPCORD_REAL_PLAY_AAB              path to a signed AAB of that package whose
+//	                                   versionCode exceeds every code ever uploaded
+//	RIPCORD_REAL_PLAY_TRACK            track to release on; default production
+//
+// The run really publishes: it rolls the bundle out to 1 %, 20 %, halts,
+// resumes at 50 % and completes. Use a test app. Each run needs a new AAB
+// with a higher versionCode.
+type realPlayTarget struct {
+	c     *play.Client
+	pack  string
+	trk   string
+	file  []byte
+	vcode int64
+}
+
+var _ playTarget = (*realPlayTarget)(nil)
+
+func newRealPlayTarget(t *testing.T) playTarget {
+	t.Helper()
+	saPath, pack, aabPath := os.Getenv(envPlayServiceAccount), os.Getenv(envPlayPackage), os.Getenv(envPlayAAB)
+	if saPath == "" || pack == "" || aabPath == "" {
+		t.Skipf("skipping the real Google Play run: set %s (service-account key file), %s and %s (a signed AAB with a new versionCode) to run it against a test app",
+			envPlayServiceAccount, envPlayPackage, envPlayAAB)
+	}
+	sa, err := os.ReadFile(saPath)
+	require.NoError(t, err, "%s", envPlayServiceAccount)
+	file, err := os.ReadFile(aabPath)
+	require.NoError(t, err, "%s", envPlayAAB)
+	m, err := androidpkg.ReadAAB(bytes.NewReader(file), int64(len(file)), androidpkg.Limits{})
+	require.NoError(t, err, "%s must be an Android App Bundle", envPlayAAB)
+	require.Equal(t, pack, m.Package, "%s must be a bundle of %s", envPlayAAB, envPlayPackage)
+	c, err := play.New(t.Context(), play.Config{ServiceAccountJSON: sa})
+	require.NoError(t, err)
+	return &realPlayTarget{c: c, pack: pack, trk: cmp.Or(os.Getenv(envPlayTrack), play.TrackProduction), file: file, vcode: m.VersionCode}
+}
+
+func (r *realPlayTarget) client(*testing.T) *play.Client    { return r.c }
+func (r *realPlayTarget) pkg() string                       { return r.pack }
+func (r *realPlayTarget) track() string                     { return r.trk }
+func (r *realPlayTarget) bundle(*testing.T) ([]byte, int64) { return r.file, r.vcode }
+func (r *realPlayTarget) afterScenario(t *testing.T, _ *play.Track) {
+	t.Logf("real Google Play: not checked (the fake alone shows them): open edits, commit counts, restart, spec validation")
 }
 
 func checkSpecs(t *testing.T, b *testBundle) {

@@ -3,6 +3,7 @@ package androidpkg_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -56,6 +57,33 @@ func TestParseFailures(t *testing.T) {
 	}
 }
 
+func TestVersionCodeMustBePositive(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   []byte
+	}{
+		{"ProtoZero", androidpkg.ProtoXML(androidpkg.Manifest{Package: "p", VersionCode: 0})},
+		{"ProtoNegative", androidpkg.ProtoXML(androidpkg.Manifest{Package: "p", VersionCode: -5})},
+		{"BinaryZero", androidpkg.BinaryXML(androidpkg.Manifest{Package: "p", VersionCode: 0})},
+		{"BinaryOver32Bits", androidpkg.BinaryXML(androidpkg.Manifest{Package: "p", VersionCode: 1 << 31})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var err error
+			if strings.HasPrefix(tt.name, "Proto") {
+				_, err = androidpkg.ParseProtoXML(tt.in)
+			} else {
+				_, err = androidpkg.ParseBinaryXML(tt.in, androidpkg.Limits{})
+			}
+			var fe *androidpkg.FormatError
+			require.ErrorAs(t, err, &fe)
+			require.Contains(t, fe.Msg, "versionCode must be a positive 32-bit integer")
+		})
+	}
+}
+
 func TestReadNoManifest(t *testing.T) {
 	t.Parallel()
 	_, _, err := androidpkg.Read([]byte("not a zip"), androidpkg.Limits{})
@@ -76,8 +104,12 @@ func TestManifestLimit(t *testing.T) {
 }
 
 func FuzzParseBinaryXML(f *testing.F) {
-	f.Add(androidpkg.BinaryXML(androidpkg.Manifest{Package: "com.x", VersionCode: 7, VersionName: "v"}))
+	good := androidpkg.BinaryXML(androidpkg.Manifest{Package: "com.x", VersionCode: 7, VersionName: "v"})
+	f.Add(good)
+	f.Add(androidpkg.BinaryXML(androidpkg.Manifest{Package: "com.example.app", VersionCode: 2147483647}))
+	f.Add(good[:len(good)/2])
 	f.Add([]byte{3, 0, 8, 0, 8, 0, 0, 0})
+	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := androidpkg.ParseBinaryXML(b, androidpkg.Limits{MaxStrings: 1024})
 		if err == nil && m.Package == "" {
@@ -87,11 +119,32 @@ func FuzzParseBinaryXML(f *testing.F) {
 }
 
 func FuzzParseProtoXML(f *testing.F) {
-	f.Add(androidpkg.ProtoXML(androidpkg.Manifest{Package: "com.x", VersionCode: 7, VersionName: "v"}))
+	good := androidpkg.ProtoXML(androidpkg.Manifest{Package: "com.x", VersionCode: 7, VersionName: "v"})
+	f.Add(good)
+	f.Add(androidpkg.ProtoXML(androidpkg.Manifest{Package: "com.example.app", VersionCode: 2147483647, VersionName: "1.2.3"}))
+	f.Add(androidpkg.ProtoXML(androidpkg.Manifest{Package: "p", VersionCode: -1}))
+	f.Add(good[:len(good)/2])
+	f.Add([]byte{})
+	f.Add([]byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f}) // element length far past the end
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := androidpkg.ParseProtoXML(b)
-		if err == nil && m.Package == "" {
+		if err != nil {
+			var fe *androidpkg.FormatError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error is not a *FormatError: %v", err)
+			}
+			return
+		}
+		if m.Package == "" {
 			t.Fatal("accepted a manifest without a package")
+		}
+		// What parsed must survive a round trip through the encoder.
+		again, err := androidpkg.ParseProtoXML(androidpkg.ProtoXML(*m))
+		if err != nil {
+			t.Fatalf("re-encoded manifest %+v does not parse: %v", *m, err)
+		}
+		if *again != *m {
+			t.Fatalf("round trip changed the manifest: %+v, then %+v", *m, *again)
 		}
 	})
 }

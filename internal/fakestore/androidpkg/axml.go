@@ -243,5 +243,8 @@ func parseManifestElement(ch []byte, hdr int, base int64, pool *stringPool, resI
 	if !haveCode {
 		return nil, &FormatError{Offset: base, Msg: "manifest has no versionCode"}
 	}
+	if err := checkVersionCode(m.VersionCode, base); err != nil {
+		return nil, err
+	}
 	return m, nil
 }

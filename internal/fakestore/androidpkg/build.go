@@ -20,21 +20,53 @@ func BuildAPK(m Manifest) ([]byte, error) {
 	return zipOf(map[string][]byte{
 		APKManifestPath: BinaryXML(m),
 		"classes.dex":   []byte("dex\n035\x00"),
-	})
+	}, 0)
 }
 
 // BuildAAB returns a minimal unsigned AAB whose base manifest carries m.
 func BuildAAB(m Manifest) ([]byte, error) {
+	return BuildPaddedAAB(m, 0)
+}
+
+// PaddingPath is the stored (uncompressed) asset BuildPaddedAAB adds.
+const PaddingPath = "base/assets/padding.bin"
+
+// BuildPaddedAAB returns BuildAAB's bundle with an extra stored asset of
+// padding bytes, so tests can exercise uploads of realistic sizes (a bundle
+// over 16 MiB makes Google's client switch to resumable uploads) without a
+// toolchain. The padding is a fixed pattern: the output is deterministic.
+func BuildPaddedAAB(m Manifest, padding int) ([]byte, error) {
+	if padding < 0 {
+		return nil, fmt.Errorf("androidpkg: padding %d must be >= 0", padding)
+	}
 	return zipOf(map[string][]byte{
 		AABManifestPath:        ProtoXML(m),
 		"BundleConfig.pb":      {},
 		"base/dex/classes.dex": []byte("dex\n035\x00"),
-	})
+	}, padding)
 }
 
-func zipOf(files map[string][]byte) ([]byte, error) {
+// zipOf zips files in a fixed order, after a stored padding entry of
+// padding bytes when padding > 0.
+func zipOf(files map[string][]byte, padding int) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
+	if padding > 0 {
+		buf.Grow(padding + 4096)
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: PaddingPath, Method: zip.Store})
+		if err != nil {
+			return nil, fmt.Errorf("androidpkg: zip %s: %w", PaddingPath, err)
+		}
+		block := make([]byte, 64<<10)
+		for i := range block {
+			block[i] = byte(i*7 + i>>8)
+		}
+		for left := padding; left > 0; left -= len(block) {
+			if _, err := w.Write(block[:min(left, len(block))]); err != nil {
+				return nil, fmt.Errorf("androidpkg: zip %s: %w", PaddingPath, err)
+			}
+		}
+	}
 	// Fixed order keeps the output byte-identical between runs.
 	for _, name := range []string{APKManifestPath, AABManifestPath, "BundleConfig.pb", "classes.dex", "base/dex/classes.dex"} {
 		data, ok := files[name]

@@ -1,7 +1,9 @@
 package androidpkg
 
 import (
+	"math"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -75,7 +77,7 @@ func ParseProtoXML(b []byte) (*Manifest, error) {
 		case a.name == "versionCode" || a.resID == resVersionCode:
 			switch {
 			case a.value != "":
-				v, err := strconv.ParseInt(a.value, 0, 32)
+				v, err := parseIntAttr(a.value)
 				if err != nil {
 					return nil, &FormatError{Msg: "versionCode is not an integer", Val: a.value}
 				}
@@ -96,7 +98,30 @@ func ParseProtoXML(b []byte) (*Manifest, error) {
 	if !haveCode {
 		return nil, &FormatError{Msg: "manifest has no versionCode"}
 	}
+	if err := checkVersionCode(m.VersionCode, 0); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// parseIntAttr reads an integer attribute as aapt2 writes it: decimal, or
+// hexadecimal with 0x. (strconv's base 0 would also take octal, binary and
+// underscores, which Android does not.)
+func parseIntAttr(s string) (int64, error) {
+	if h, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
+		v, err := strconv.ParseUint(h, 16, 32)
+		return int64(int32(uint32(v))), err
+	}
+	return strconv.ParseInt(s, 10, 32)
+}
+
+// checkVersionCode refuses versionCodes Android does not allow: the value is
+// a positive 32-bit integer.
+func checkVersionCode(v, off int64) error {
+	if v < 1 || v > math.MaxInt32 {
+		return &FormatError{Offset: off, Msg: "versionCode must be a positive 32-bit integer", Val: v}
+	}
+	return nil
 }
 
 func parseProtoAttr(b []byte) (protoAttr, error) {

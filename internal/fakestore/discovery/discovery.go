@@ -57,6 +57,9 @@ type Method struct {
 			Simple *struct {
 				Path string `json:"path"`
 			} `json:"simple"`
+			Resumable *struct {
+				Path string `json:"path"`
+			} `json:"resumable"`
 		} `json:"protocols"`
 	} `json:"mediaUpload"`
 
@@ -109,6 +112,9 @@ func Load(path string) (*Doc, error) {
 		}
 		if m.MediaUpload != nil && m.MediaUpload.Protocols.Simple != nil {
 			paths = append(paths, m.MediaUpload.Protocols.Simple.Path)
+		}
+		if m.MediaUpload != nil && m.MediaUpload.Protocols.Resumable != nil {
+			paths = append(paths, m.MediaUpload.Protocols.Resumable.Path)
 		}
 		for _, p := range paths {
 			re, lit := compile(p)

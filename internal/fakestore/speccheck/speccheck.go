@@ -10,8 +10,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +25,7 @@ import (
 type Exchange struct {
 	Method     string
 	Path       string
-	Query      map[string][]string
+	Query      url.Values
 	ReqHeader  http.Header
 	ReqBody    []byte
 	Status     int
@@ -118,6 +120,12 @@ func CheckGoogle(tb testing.TB, docs []*discovery.Doc, ex []Exchange) map[string
 		if e.Path == "/token" {
 			continue
 		}
+		if _, chunk := e.Query["upload_id"]; chunk {
+			if id := checkResumableChunk(tb, docs, e); id != "" {
+				seen[id+" (resumable chunk)"]++
+			}
+			continue
+		}
 		var m *discovery.Method
 		var doc *discovery.Doc
 		for _, d := range docs {
@@ -138,6 +146,10 @@ func CheckGoogle(tb testing.TB, docs []*discovery.Doc, ex []Exchange) map[string
 			for _, err := range doc.Validate(m.Request.Ref, e.ReqBody) {
 				tb.Errorf("spec: request %s %s: %v", e.Method, e.Path, err)
 			}
+		}
+		if e.Query.Get("uploadType") == "resumable" && e.Status >= 200 && e.Status < 300 {
+			checkResumableStart(tb, m, e)
+			continue
 		}
 		switch {
 		case e.Status >= 200 && e.Status < 300:
@@ -170,4 +182,83 @@ func checkGoogleError(tb testing.TB, e Exchange) {
 	if err := json.Unmarshal(e.RespBody, &env); err != nil || env.Error == nil || env.Error.Code != e.Status || env.Error.Message == "" || env.Error.Status == "" {
 		tb.Errorf("spec: %s %s: %d answer is not Google's error envelope: %s", e.Method, e.Path, e.Status, strings.TrimSpace(string(e.RespBody)))
 	}
+}
+
+// checkResumableStart checks the answer that opens a resumable upload
+// session: a media method, an empty body, and the session URI (carrying
+// upload_id) in Location.
+func checkResumableStart(tb testing.TB, m *discovery.Method, e Exchange) {
+	tb.Helper()
+	if m.MediaUpload == nil {
+		tb.Errorf("spec: %s %s: uploadType=resumable on %s, which takes no media", e.Method, e.Path, m.ID)
+		return
+	}
+	loc, err := url.Parse(e.RespHeader.Get("Location"))
+	if err != nil || e.RespHeader.Get("Location") == "" || loc.Query().Get("upload_id") == "" {
+		tb.Errorf("spec: %s %s: resumable upload start answered %d without a session URI (Location with upload_id)", e.Method, e.Path, e.Status)
+	}
+	if len(bytes.TrimSpace(e.RespBody)) > 0 {
+		tb.Errorf("spec: %s %s: resumable upload start has a body: %s", e.Method, e.Path, e.RespBody)
+	}
+}
+
+var rangeRE = regexp.MustCompile(`^bytes=0-[0-9]+$`)
+
+// checkResumableChunk checks a request to a resumable session URI (Google's
+// resumable upload protocol, which the Discovery documents reference but do
+// not describe): the path must be a media method's, the query only
+// uploadType=resumable and upload_id, an incomplete answer (308, or 200 with
+// X-HTTP-Status-Code-Override: 308) bodiless with a well-formed Range, the
+// final answer the method's response schema, and errors Google's envelope.
+// It returns the method id, or "" when the path matches none.
+func checkResumableChunk(tb testing.TB, docs []*discovery.Doc, e Exchange) string {
+	tb.Helper()
+	var m *discovery.Method
+	var doc *discovery.Doc
+	for _, d := range docs {
+		if m = d.Match(http.MethodPost, e.Path); m != nil {
+			doc = d
+			break
+		}
+	}
+	if m == nil || m.MediaUpload == nil {
+		tb.Errorf("spec: %s %s: upload_id on a path that is no media method's upload path", e.Method, e.Path)
+		return ""
+	}
+	if e.Method != http.MethodPost && e.Method != http.MethodPut {
+		tb.Errorf("spec: %s %s: resumable chunks are sent with PUT or POST", e.Method, e.Path)
+	}
+	if e.Query.Get("uploadType") != "resumable" {
+		tb.Errorf("spec: %s %s: session URI without uploadType=resumable", e.Method, e.Path)
+	}
+	rest := url.Values{}
+	for k, v := range e.Query {
+		if k != "upload_id" && k != "uploadType" {
+			rest[k] = v
+		}
+	}
+	for _, err := range doc.CheckQuery(m, rest) {
+		tb.Errorf("spec: request %s %s: %v", e.Method, e.Path, err)
+	}
+	incomplete := e.Status == http.StatusPermanentRedirect || (e.Status == http.StatusOK && e.RespHeader.Get("X-HTTP-Status-Code-Override") == "308")
+	switch {
+	case incomplete:
+		if r := e.RespHeader.Get("Range"); r != "" && !rangeRE.MatchString(r) {
+			tb.Errorf("spec: %s %s: Range %q is not bytes=0-N", e.Method, e.Path, r)
+		}
+		if len(bytes.TrimSpace(e.RespBody)) > 0 {
+			tb.Errorf("spec: %s %s: resume-incomplete answer has a body: %s", e.Method, e.Path, e.RespBody)
+		}
+	case e.Status >= 200 && e.Status < 300:
+		if m.Response == nil || len(e.RespBody) == 0 {
+			tb.Errorf("spec: %s %s: final chunk answered %d without the %s resource", e.Method, e.Path, e.Status, m.ID)
+			break
+		}
+		for _, err := range doc.Validate(m.Response.Ref, e.RespBody) {
+			tb.Errorf("spec: response %s %s: %v", e.Method, e.Path, err)
+		}
+	case e.Status >= 400:
+		checkGoogleError(tb, e)
+	}
+	return m.ID
 }
