@@ -43,6 +43,7 @@ var (
 	ErrNotVerified      = errors.New("apk: input signature does not verify")                            // ErrNotVerified marks an input whose signature is broken.
 	ErrNoManifest       = errors.New("apk: no AndroidManifest.xml")                                     // ErrNoManifest marks a zip that is not an APK.
 	ErrMissingKey       = errors.New("apk: a key the input's signature or lineage needs was not given") // ErrMissingKey marks an incomplete key set for a rotated app.
+	ErrLineageMismatch  = errors.New("apk: lineage does not match the input's signers or the keys")     // ErrLineageMismatch marks a lineage that does not extend the input's signing history.
 )
 
 // Play's rules the findings apply.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ripcordhq/ripcord/internal/apk/apktest"
 	"github.com/ripcordhq/ripcord/internal/signingkey"
 )
 
@@ -38,22 +39,22 @@ func loadBenchInput(b *testing.B) benchInput {
 		return benchInput{path: p, key: k}
 	}
 	benchOnce.Do(func() {
-		k := newTestKey(b, "rsa", "bench")
-		unsigned := buildAPK(b, fixtureOpts{minSdk: 21, nativeLib: true, assetsMiB: 60, dexMiB: 72})
-		f, size := openFile(b, unsigned)
+		k := apktest.NewKey(b, "rsa", "bench")
+		unsigned := apktest.APK(b, apktest.APKOptions{MinSdk: 21, NativeLib: true, AssetsMiB: 60, DexMiB: 72})
+		f, size := apktest.Open(b, unsigned)
 		dir, err := os.MkdirTemp("", "ripcord-bench-")
 		require.NoError(b, err)
 		signed := filepath.Join(dir, "signed.apk")
-		_, err = Resign(context.Background(), f, size, signed, ResignOptions{VersionCode: 43, Keys: []*signingkey.Key{k.key}})
+		_, err = Resign(context.Background(), f, size, signed, ResignOptions{VersionCode: 43, Keys: []*signingkey.Key{k.Key}})
 		require.NoError(b, err)
-		benchIn = benchInput{path: signed, key: k.key}
+		benchIn = benchInput{path: signed, key: k.Key}
 	})
 	return benchIn
 }
 
 func BenchmarkResign(b *testing.B) {
 	in := loadBenchInput(b)
-	f, size := openFile(b, in.path)
+	f, size := apktest.Open(b, in.path)
 	out := filepath.Join(b.TempDir(), "out.apk")
 	b.SetBytes(size)
 	b.ResetTimer()
@@ -66,7 +67,7 @@ func BenchmarkResign(b *testing.B) {
 
 func BenchmarkVerify(b *testing.B) {
 	in := loadBenchInput(b)
-	f, size := openFile(b, in.path)
+	f, size := apktest.Open(b, in.path)
 	b.SetBytes(size)
 	b.ResetTimer()
 	for b.Loop() {
@@ -78,7 +79,7 @@ func BenchmarkVerify(b *testing.B) {
 
 func BenchmarkVerifyReuseV2ForV1(b *testing.B) {
 	in := loadBenchInput(b)
-	f, size := openFile(b, in.path)
+	f, size := apktest.Open(b, in.path)
 	b.SetBytes(size)
 	b.ResetTimer()
 	for b.Loop() {
@@ -90,7 +91,7 @@ func BenchmarkVerifyReuseV2ForV1(b *testing.B) {
 
 func BenchmarkInspect(b *testing.B) {
 	in := loadBenchInput(b)
-	f, size := openFile(b, in.path)
+	f, size := apktest.Open(b, in.path)
 	for b.Loop() {
 		_, err := Inspect(context.Background(), f, size, InspectOptions{})
 		require.NoError(b, err)
@@ -104,12 +105,12 @@ func TestWriteBenchFixture(t *testing.T) {
 	if dir == "" {
 		t.Skip("set RIPCORD_BENCH_FIXTURE_DIR to write the benchmark fixture")
 	}
-	k := newTestKey(t, "rsa", "bench")
-	unsigned := buildAPK(t, fixtureOpts{minSdk: 21, nativeLib: true, assetsMiB: 60, dexMiB: 72})
-	f, size := openFile(t, unsigned)
-	_, err := Resign(context.Background(), f, size, filepath.Join(dir, "in.apk"), ResignOptions{VersionCode: 43, Keys: []*signingkey.Key{k.key}})
+	k := apktest.NewKey(t, "rsa", "bench")
+	unsigned := apktest.APK(t, apktest.APKOptions{MinSdk: 21, NativeLib: true, AssetsMiB: 60, DexMiB: 72})
+	f, size := apktest.Open(t, unsigned)
+	_, err := Resign(context.Background(), f, size, filepath.Join(dir, "in.apk"), ResignOptions{VersionCode: 43, Keys: []*signingkey.Key{k.Key}})
 	require.NoError(t, err)
-	for src, dst := range map[string]string{k.pk8Path: "key.pk8", k.certPath: "cert.pem"} {
+	for src, dst := range map[string]string{k.PK8Path: "key.pk8", k.CertPath: "cert.pem"} {
 		b, err := os.ReadFile(src)
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, dst), b, 0o600))

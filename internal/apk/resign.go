@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -34,6 +35,18 @@ type ResignOptions struct {
 	// every key its signatures and lineage need, oldest first; each is
 	// matched to the input's signers by certificate.
 	Keys []*signingkey.Key
+	// Lineage, when set, is the app's key-rotation lineage, oldest
+	// certificate first, as apksig.ParseLineageFile reads the file
+	// `apksigner rotate --out` writes. It lets an input signed without a
+	// lineage, or with an older one, be signed for a rotated key: v1 and
+	// v2 stay with the input's signer, and the v3 signer (the v3.1 signer
+	// when the input has one) becomes the lineage's newest certificate
+	// and carries this lineage. The input's signers must be in the
+	// lineage and the input's own lineage, if any, must be its start
+	// (ErrLineageMismatch); Keys must hold the keys of the input's signers
+	// and of the newest certificate (ErrMissingKey), and no key outside
+	// the lineage. Nil keeps the input's lineage, if any.
+	Lineage []apksig.LineageNode
 	// AllowNewSigner signs with Keys[0] even when its certificate differs
 	// from the input's signer. Devices with the old app installed will
 	// refuse the update, so this is only for apps not yet distributed.
@@ -52,6 +65,9 @@ type Report struct {
 	Schemes []string `json:"schemes"` // Schemes are the schemes written.
 	Signers []string `json:"signers"` // Signers are the certificate SHA-256 digests used.
 	Size    int64    `json:"size"`    // Size is the output's length in bytes.
+	// Lineage lists the certificate SHA-256 digests of the key-rotation
+	// lineage the output carries, oldest first; empty without one.
+	Lineage []string `json:"lineage,omitempty"`
 	// ReusedV1Digests counts entry digests taken from the input's verified
 	// JAR manifest instead of inflating the entry again.
 	ReusedV1Digests int       `json:"reused_v1_digests"`
@@ -279,6 +295,7 @@ func Resign(ctx context.Context, in io.ReaderAt, size int64, out string, opts Re
 		Before: before, After: after, Size: outSize,
 		Schemes:  p.schemes(),
 		Signers:  p.signerDigests(),
+		Lineage:  p.lineage,
 		Findings: complianceFindings(after, opts.MinTargetSdk),
 	}
 	if digests != nil {
@@ -366,6 +383,15 @@ type plan struct {
 	v31      []apksig.SignerTemplate
 	used     []*signingkey.Key
 	replaced []string // input signer certificates replaced under AllowNewSigner
+	lineage  []string // certificate digests of the output's lineage, oldest first
+}
+
+// use records that k signs something and returns it.
+func (p *plan) use(k *signingkey.Key) *signingkey.Key {
+	if !slices.Contains(p.used, k) {
+		p.used = append(p.used, k)
+	}
+	return k
 }
 
 func (p *plan) apkSigned() string {
@@ -431,15 +457,7 @@ func makePlan(v *verified, opts ResignOptions, minSdk int) (*plan, error) {
 		keyFor[k.CertSHA256()] = k
 	}
 	p := &plan{v1Name: defaultV1Name}
-	use := func(k *signingkey.Key) *signingkey.Key {
-		for _, u := range p.used {
-			if u == k {
-				return k
-			}
-		}
-		p.used = append(p.used, k)
-		return k
-	}
+	use := p.use
 	var inputCerts []string
 	for _, s := range v.v1 {
 		inputCerts = append(inputCerts, signingkey.CertDigest(s.Cert.Raw))
@@ -450,6 +468,9 @@ func makePlan(v *verified, opts ResignOptions, minSdk int) (*plan, error) {
 		}
 	}
 	signed := len(inputCerts) > 0
+	if len(opts.Lineage) > 0 {
+		return lineagePlan(p, v, opts, minSdk, inputCerts)
+	}
 	if !signed || opts.AllowNewSigner {
 		if len(opts.Keys) != 1 {
 			return nil, fmt.Errorf("signing with a new key takes exactly one key, got %d (creating a lineage is not supported)", len(opts.Keys))
@@ -493,27 +514,59 @@ func makePlan(v *verified, opts ResignOptions, minSdk int) (*plan, error) {
 		return nil, fmt.Errorf("%w: the input's signatures and key-rotation lineage need keys for certificates %s; give all of the app's keys, oldest first",
 			ErrMissingKey, strings.Join(missing, ", "))
 	}
-	templates := func(signers []apksig.Signer) []apksig.SignerTemplate {
-		var out []apksig.SignerTemplate
-		for _, s := range signers {
-			k := use(keyFor[signingkey.CertDigest(s.Certs[0])])
-			out = append(out, apksig.SignerTemplate{Key: k.Signer, Certs: s.Certs, MinSDK: s.MinSDK, MaxSDK: s.MaxSDK, Attrs: s.Attrs})
+	p.v2 = p.templates(v.schemes[apksig.IDv2], keyFor)
+	p.v3 = p.templates(v.schemes[apksig.IDv3], keyFor)
+	p.v31 = p.templates(v.schemes[apksig.IDv31], keyFor)
+	p.lineage = keptLineage(p)
+	return p, p.finish(inputBase(p, v, keyFor), minSdk)
+}
+
+// keptLineage lists the certificates of the lineage the newest rotated
+// signer carries over from the input (v3.1, else v3), for the report.
+func keptLineage(p *plan) []string {
+	for _, ts := range [][]apksig.SignerTemplate{p.v31, p.v3} {
+		for _, t := range ts {
+			for _, a := range t.Attrs {
+				if a.ID != apksig.AttrProofOfRotation {
+					continue
+				}
+				if nodes, err := apksig.ParseLineage(a.Value); err == nil {
+					return certDigests(lineageCerts(nodes))
+				}
+			}
 		}
-		return out
 	}
-	p.v2 = templates(v.schemes[apksig.IDv2])
-	p.v3 = templates(v.schemes[apksig.IDv3])
-	p.v31 = templates(v.schemes[apksig.IDv31])
-	var base *signingkey.Key
+	return nil
+}
+
+// templates re-signs the input's signers of one scheme, each with the key
+// its certificate names, keeping SDK ranges and attributes.
+func (p *plan) templates(signers []apksig.Signer, keyFor map[string]*signingkey.Key) []apksig.SignerTemplate {
+	var out []apksig.SignerTemplate
+	for _, s := range signers {
+		k := p.use(keyFor[signingkey.CertDigest(s.Certs[0])])
+		out = append(out, apksig.SignerTemplate{Key: k.Signer, Certs: s.Certs, MinSDK: s.MinSDK, MaxSDK: s.MaxSDK, Attrs: s.Attrs})
+	}
+	return out
+}
+
+// inputBase is the key of the input's original signer: v1's, else v2's,
+// else v3's. It also keeps the input's v1 signature file name.
+func inputBase(p *plan, v *verified, keyFor map[string]*signingkey.Key) *signingkey.Key {
 	switch {
 	case len(v.v1) > 0:
-		base = keyFor[signingkey.CertDigest(v.v1[0].Cert.Raw)]
 		p.v1Name = v.v1[0].Name
+		return keyFor[signingkey.CertDigest(v.v1[0].Cert.Raw)]
 	case len(v.schemes[apksig.IDv2]) > 0:
-		base = keyFor[signingkey.CertDigest(v.schemes[apksig.IDv2][0].Certs[0])]
-	default:
-		base = keyFor[signingkey.CertDigest(v.schemes[apksig.IDv3][0].Certs[0])]
+		return keyFor[signingkey.CertDigest(v.schemes[apksig.IDv2][0].Certs[0])]
 	}
+	return keyFor[signingkey.CertDigest(v.schemes[apksig.IDv3][0].Certs[0])]
+}
+
+// finish fills what the input did not have: a v2 and a v3 signer with
+// base, v2's announcement of v3, and v1 when minSdk needs it.
+func (p *plan) finish(base *signingkey.Key, minSdk int) error {
+	use := p.use
 	if len(p.v2) == 0 {
 		p.v2 = []apksig.SignerTemplate{{Key: use(base).Signer, Certs: chainDER(base)}}
 	}
@@ -527,11 +580,152 @@ func makePlan(v *verified, opts ResignOptions, minSdk int) (*plan, error) {
 		}
 	}
 	if minSdk < v1MaxMinSdk {
-		if err := p.setV1(use(base), minSdk); err != nil {
-			return nil, err
+		return p.setV1(use(base), minSdk)
+	}
+	return nil
+}
+
+// lineagePlan signs for a rotated key with the lineage the caller gives
+// (ResignOptions.Lineage): v1 and v2 as the input was signed (or with the
+// oldest key given, for an unsigned input), v3 — or v3.1 when the input
+// has it, v3 then keeping the input's signer for older platforms — with
+// the lineage's newest key and the lineage.
+func lineagePlan(p *plan, v *verified, opts ResignOptions, minSdk int, inputCerts []string) (*plan, error) {
+	lin := opts.Lineage
+	if opts.AllowNewSigner {
+		return nil, fmt.Errorf("%w: a lineage cannot be combined with a new signer; the lineage already says which keys may sign", ErrLineageMismatch)
+	}
+	if len(lin) < 2 {
+		return nil, fmt.Errorf("%w: the lineage has %d certificate(s), so no key was rotated; drop the lineage", ErrLineageMismatch, len(lin))
+	}
+	pos := map[string]int{}
+	for i, n := range lin {
+		d := signingkey.CertDigest(n.Cert)
+		pos[d] = i
+		p.lineage = append(p.lineage, d)
+	}
+	chain := strings.Join(p.lineage, " → ")
+	keyFor := map[string]*signingkey.Key{}
+	var oldest *signingkey.Key
+	for _, k := range opts.Keys {
+		i, ok := pos[k.CertSHA256()]
+		if !ok {
+			return nil, fmt.Errorf("%w: the key with certificate %s is not in the lineage (%s); give only the lineage's keys, oldest first",
+				ErrLineageMismatch, k.CertSHA256(), chain)
+		}
+		keyFor[k.CertSHA256()] = k
+		if oldest == nil || i < pos[oldest.CertSHA256()] {
+			oldest = k
 		}
 	}
-	return p, nil
+	for _, c := range inputCerts {
+		if _, ok := pos[c]; !ok {
+			return nil, fmt.Errorf("%w: the input is signed by certificate %s, which is not in the lineage (%s); "+
+				"the lineage must include the key the live build was signed with", ErrLineageMismatch, c, chain)
+		}
+	}
+	for _, id := range []uint32{apksig.IDv3, apksig.IDv31} {
+		for _, s := range v.schemes[id] {
+			for _, at := range s.Attrs {
+				if at.ID != apksig.AttrProofOfRotation {
+					continue
+				}
+				nodes, err := apksig.ParseLineage(at.Value)
+				if err != nil {
+					return nil, fmt.Errorf("input lineage: %w", err)
+				}
+				if !lineagePrefix(nodes, lin) {
+					return nil, fmt.Errorf("%w: the input's lineage (%s) is not the start of the given lineage (%s); give the app's current lineage file",
+						ErrLineageMismatch, strings.Join(certDigests(lineageCerts(nodes)), " → "), chain)
+				}
+			}
+		}
+	}
+	// Keys are needed for the signers kept (v1, v2, and v3 when v3.1
+	// holds the rotated signer) and for the newest certificate.
+	newest := p.lineage[len(p.lineage)-1]
+	var needed []string
+	for _, s := range v.v1 {
+		needed = append(needed, signingkey.CertDigest(s.Cert.Raw))
+	}
+	kept := [][]apksig.Signer{v.schemes[apksig.IDv2]}
+	if len(v.schemes[apksig.IDv31]) > 0 {
+		kept = append(kept, v.schemes[apksig.IDv3])
+	}
+	for _, signers := range kept {
+		for _, s := range signers {
+			needed = append(needed, signingkey.CertDigest(s.Certs[0]))
+		}
+	}
+	if len(needed) == 0 && len(inputCerts) > 0 {
+		// Signed by v3 alone: its signer moves to v2.
+		needed = append(needed, inputCerts[0])
+	}
+	var missing []string
+	for _, c := range append(needed, newest) {
+		if keyFor[c] == nil && !slices.Contains(missing, c) {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: signing with the lineage (%s) needs the keys for certificates %s: the input's signer for v1/v2 and the lineage's newest for v3; "+
+			"give them in lineage order, oldest first", ErrMissingKey, chain, strings.Join(missing, ", "))
+	}
+	nk := p.use(keyFor[newest])
+	rotated := apksig.SignerTemplate{Key: nk.Signer, Certs: chainDER(nk), MinSDK: v3DefaultMinSdk, MaxSDK: v3DefaultMaxSdk,
+		Attrs: []apksig.Attr{{ID: apksig.AttrProofOfRotation, Value: apksig.EncodeLineage(lin)}}}
+	p.v2 = p.templates(v.schemes[apksig.IDv2], keyFor)
+	if in31 := v.schemes[apksig.IDv31]; len(in31) > 0 {
+		p.v3 = p.templates(v.schemes[apksig.IDv3], keyFor)
+		rotated.MinSDK, rotated.MaxSDK = in31[0].MinSDK, in31[0].MaxSDK
+		rotated.Attrs = withAttr(in31[0].Attrs, rotated.Attrs[0])
+		p.v31 = []apksig.SignerTemplate{rotated}
+	} else {
+		p.v3 = []apksig.SignerTemplate{rotated}
+	}
+	base := oldest
+	if len(inputCerts) > 0 {
+		base = inputBase(p, v, keyFor)
+	}
+	return p, p.finish(base, minSdk)
+}
+
+// lineagePrefix reports whether the certificates of short start long.
+func lineagePrefix(short, long []apksig.LineageNode) bool {
+	if len(short) > len(long) {
+		return false
+	}
+	for i := range short {
+		if !bytes.Equal(short[i].Cert, long[i].Cert) {
+			return false
+		}
+	}
+	return true
+}
+
+func lineageCerts(nodes []apksig.LineageNode) [][]byte {
+	out := make([][]byte, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.Cert
+	}
+	return out
+}
+
+// withAttr returns attrs with a replacing the attribute of its ID, or
+// appended.
+func withAttr(attrs []apksig.Attr, a apksig.Attr) []apksig.Attr {
+	out := make([]apksig.Attr, 0, len(attrs)+1)
+	done := false
+	for _, x := range attrs {
+		if x.ID == a.ID {
+			x, done = a, true
+		}
+		out = append(out, x)
+	}
+	if !done {
+		out = append(out, a)
+	}
+	return out
 }
 
 // setV1 chooses the JAR signature's key and digest. Platforms before API

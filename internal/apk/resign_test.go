@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ripcordhq/ripcord/internal/apk/apktest"
 	"github.com/ripcordhq/ripcord/internal/apk/apkzip"
 	"github.com/ripcordhq/ripcord/internal/apksig"
 	"github.com/ripcordhq/ripcord/internal/signingkey"
@@ -26,19 +27,19 @@ func TestResignOracles(t *testing.T) {
 	tests := []struct {
 		name     string
 		keyKind  string
-		fix      fixtureOpts
+		fix      apktest.APKOptions
 		unsigned bool // input not signed: AllowNewSigner not needed
 		wantV1   bool
 		newName  string
 		wantName string // default: newName, else the fixture's 1.2.3
 	}{
-		{name: "RSA_minSdk21_so", keyKind: "rsa", fix: fixtureOpts{minSdk: 21, nativeLib: true}, wantV1: true, newName: "1.2.4-rollback"},
-		{name: "EC_minSdk24_multidex", keyKind: "ec", fix: fixtureOpts{minSdk: 24, multiDex: true}, newName: "1.2.4"},
-		{name: "RSA_minSdk28_so_multidex", keyKind: "rsa", fix: fixtureOpts{minSdk: 28, nativeLib: true, multiDex: true}},
-		{name: "RSA_minSdk16_sha1", keyKind: "rsa", fix: fixtureOpts{minSdk: 16}, wantV1: true, newName: "ünïcode 2"},
-		{name: "EC_minSdk19_unsigned", keyKind: "ec", fix: fixtureOpts{minSdk: 19, nativeLib: true}, unsigned: true, wantV1: true, newName: "2.0"},
-		{name: "RSA_referenceNameKept", keyKind: "rsa", fix: fixtureOpts{minSdk: 24, versionName: "@string/app_name"}, wantName: "Fixture"},
-		{name: "EC_minSdk22", keyKind: "ec", fix: fixtureOpts{minSdk: 22, multiDex: true, nativeLib: true}, wantV1: true},
+		{name: "RSA_minSdk21_so", keyKind: "rsa", fix: apktest.APKOptions{MinSdk: 21, NativeLib: true}, wantV1: true, newName: "1.2.4-rollback"},
+		{name: "EC_minSdk24_multidex", keyKind: "ec", fix: apktest.APKOptions{MinSdk: 24, MultiDex: true}, newName: "1.2.4"},
+		{name: "RSA_minSdk28_so_multidex", keyKind: "rsa", fix: apktest.APKOptions{MinSdk: 28, NativeLib: true, MultiDex: true}},
+		{name: "RSA_minSdk16_sha1", keyKind: "rsa", fix: apktest.APKOptions{MinSdk: 16}, wantV1: true, newName: "ünïcode 2"},
+		{name: "EC_minSdk19_unsigned", keyKind: "ec", fix: apktest.APKOptions{MinSdk: 19, NativeLib: true}, unsigned: true, wantV1: true, newName: "2.0"},
+		{name: "RSA_referenceNameKept", keyKind: "rsa", fix: apktest.APKOptions{MinSdk: 24, VersionName: "@string/app_name"}, wantName: "Fixture"},
+		{name: "EC_minSdk22", keyKind: "ec", fix: apktest.APKOptions{MinSdk: 22, MultiDex: true, NativeLib: true}, wantV1: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,15 +47,15 @@ func TestResignOracles(t *testing.T) {
 			apksigner := testenv.LookPath(t, "apksigner", "apt-get install apksigner")
 			aapt2 := testenv.LookPath(t, "aapt2", "apt-get install aapt")
 			zipalign := testenv.LookPath(t, "zipalign", "apt-get install zipalign")
-			k := newTestKey(t, tt.keyKind, "upload")
-			in := buildAPK(t, tt.fix)
+			k := apktest.NewKey(t, tt.keyKind, "upload")
+			in := apktest.APK(t, tt.fix)
 			if !tt.unsigned {
-				in = apksignerSign(t, in, k)
+				in = apktest.ApksignerSign(t, in, k)
 			}
-			f, size := openFile(t, in)
+			f, size := apktest.Open(t, in)
 			out := filepath.Join(t.TempDir(), "out.apk")
 			rep, err := Resign(context.Background(), f, size, out, ResignOptions{
-				VersionCode: 43, VersionName: tt.newName, Keys: []*signingkey.Key{k.key},
+				VersionCode: 43, VersionName: tt.newName, Keys: []*signingkey.Key{k.Key},
 			})
 			require.NoError(t, err)
 			require.Equal(t, int64(42), rep.Before.VersionCode)
@@ -69,13 +70,13 @@ func TestResignOracles(t *testing.T) {
 				require.Positive(t, rep.ReusedV1Digests)
 			}
 
-			got := run(t, apksigner, "verify", "--verbose", "--print-certs", out)
+			got := apktest.Run(t, apksigner, "verify", "--verbose", "--print-certs", out)
 			require.Contains(t, got, "Verifies")
 			require.Contains(t, got, fmt.Sprintf("Verified using v1 scheme (JAR signing): %t", tt.wantV1))
 			// apksigner skips v2 when v3 covers every platform (minSdk 28+).
-			require.Contains(t, got, fmt.Sprintf("Verified using v2 scheme (APK Signature Scheme v2): %t", tt.fix.minSdk < 28))
+			require.Contains(t, got, fmt.Sprintf("Verified using v2 scheme (APK Signature Scheme v2): %t", tt.fix.MinSdk < 28))
 			require.Contains(t, got, "Verified using v3 scheme (APK Signature Scheme v3): true")
-			require.Contains(t, got, "Signer #1 certificate SHA-256 digest: "+k.key.CertSHA256())
+			require.Contains(t, got, "Signer #1 certificate SHA-256 digest: "+k.Key.CertSHA256())
 			// apksigner warns about META-INF/services on its own output too:
 			// Android's v1 ignores META-INF/. Any other warning is ours.
 			for _, line := range strings.Split(got, "\n") {
@@ -84,12 +85,12 @@ func TestResignOracles(t *testing.T) {
 				}
 			}
 
-			badging := run(t, aapt2, "dump", "badging", out)
+			badging := apktest.Run(t, aapt2, "dump", "badging", out)
 			require.Contains(t, badging, fmt.Sprintf("versionCode='43' versionName='%s'", wantName))
-			run(t, zipalign, "-c", "-p", "4", out)
+			apktest.Run(t, zipalign, "-c", "-p", "4", out)
 			requireNativeAligned(t, out)
 
-			of, osize := openFile(t, out)
+			of, osize := apktest.Open(t, out)
 			v, err := Verify(context.Background(), of, osize, VerifyOptions{})
 			require.NoError(t, err)
 			require.True(t, v.Verified, "%+v", v)
@@ -110,7 +111,7 @@ func TestResignOracles(t *testing.T) {
 // data on 16 KiB boundaries.
 func requireNativeAligned(t *testing.T, path string) {
 	t.Helper()
-	f, size := openFile(t, path)
+	f, size := apktest.Open(t, path)
 	a, err := apkzip.Read(f, size, apkzip.Limits{})
 	require.NoError(t, err)
 	for _, e := range a.Entries {
@@ -122,15 +123,15 @@ func requireNativeAligned(t *testing.T, path string) {
 
 func TestVerifyDetectsFlippedByte(t *testing.T) {
 	t.Parallel()
-	k := newTestKey(t, "rsa", "upload")
-	in := apksignerSign(t, buildAPK(t, fixtureOpts{minSdk: 21, nativeLib: true}), k)
-	f, size := openFile(t, in)
+	k := apktest.NewKey(t, "rsa", "upload")
+	in := apktest.ApksignerSign(t, apktest.APK(t, apktest.APKOptions{MinSdk: 21, NativeLib: true}), k)
+	f, size := apktest.Open(t, in)
 	out := filepath.Join(t.TempDir(), "out.apk")
-	_, err := Resign(context.Background(), f, size, out, ResignOptions{VersionCode: 50, Keys: []*signingkey.Key{k.key}})
+	_, err := Resign(context.Background(), f, size, out, ResignOptions{VersionCode: 50, Keys: []*signingkey.Key{k.Key}})
 	require.NoError(t, err)
 	good, err := os.ReadFile(out)
 	require.NoError(t, err)
-	of, osize := openFile(t, out)
+	of, osize := apktest.Open(t, out)
 	a, err := apkzip.Read(of, osize, apkzip.Limits{})
 	require.NoError(t, err)
 	var so, dex *apkzip.Entry
@@ -158,7 +159,7 @@ func TestVerifyDetectsFlippedByte(t *testing.T) {
 			b[tt.offset] ^= 0x01
 			p := filepath.Join(t.TempDir(), "bad.apk")
 			require.NoError(t, os.WriteFile(p, b, 0o600))
-			bf, bsize := openFile(t, p)
+			bf, bsize := apktest.Open(t, p)
 			for _, reuse := range []bool{false, true} {
 				v, err := Verify(context.Background(), bf, bsize, VerifyOptions{ReuseV2ForV1: reuse})
 				if err != nil {
@@ -181,12 +182,12 @@ func TestVerifyDetectsFlippedByte(t *testing.T) {
 
 func TestResignRefusals(t *testing.T) {
 	t.Parallel()
-	k := newTestKey(t, "rsa", "upload")
-	other := newTestKey(t, "rsa", "someone else")
-	signed := apksignerSign(t, buildAPK(t, fixtureOpts{minSdk: 21}), k)
+	k := apktest.NewKey(t, "rsa", "upload")
+	other := apktest.NewKey(t, "rsa", "someone else")
+	signed := apktest.ApksignerSign(t, apktest.APK(t, apktest.APKOptions{MinSdk: 21}), k)
 	good, err := os.ReadFile(signed)
 	require.NoError(t, err)
-	f, size := openFile(t, signed)
+	f, size := apktest.Open(t, signed)
 	a, err := apkzip.Read(f, size, apkzip.Limits{})
 	require.NoError(t, err)
 	eocd := a.EOCDOffset
@@ -217,7 +218,7 @@ func TestResignRefusals(t *testing.T) {
 			return b
 		}), want: apkzip.ErrEncrypted},
 		{name: "Duplicate", in: duplicateZip(t), want: apkzip.ErrDuplicate, msg: "AndroidManifest.xml"},
-		{name: "OtherKey", in: good, opts: func(o *ResignOptions) { o.Keys = []*signingkey.Key{other.key} }, want: ErrSignerMismatch, msg: k.key.CertSHA256()},
+		{name: "OtherKey", in: good, opts: func(o *ResignOptions) { o.Keys = []*signingkey.Key{other.Key} }, want: ErrSignerMismatch, msg: k.Key.CertSHA256()},
 		{name: "VersionNotHigher", in: good, opts: func(o *ResignOptions) { o.VersionCode = 42 }, want: ErrVersionNotHigher, msg: "versionCode 42"},
 		{name: "PlaySigned", in: withFrosting(t, good), want: ErrPlaySigned, msg: "upload"},
 		{name: "Tampered", in: mutate(func(b []byte) []byte {
@@ -231,8 +232,8 @@ func TestResignRefusals(t *testing.T) {
 			dir := t.TempDir()
 			p := filepath.Join(dir, "in.apk")
 			require.NoError(t, os.WriteFile(p, tt.in, 0o600))
-			f, size := openFile(t, p)
-			opts := ResignOptions{VersionCode: 43, Keys: []*signingkey.Key{k.key}}
+			f, size := apktest.Open(t, p)
+			opts := ResignOptions{VersionCode: 43, Keys: []*signingkey.Key{k.Key}}
 			if tt.opts != nil {
 				tt.opts(&opts)
 			}
@@ -257,7 +258,7 @@ func withFrosting(t *testing.T, apkBytes []byte) []byte {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "f.apk")
 	require.NoError(t, os.WriteFile(p, apkBytes, 0o600))
-	f, size := openFile(t, p)
+	f, size := apktest.Open(t, p)
 	a, blk, err := openArchive(f, size, Limits{})
 	require.NoError(t, err)
 	require.NotNil(t, blk)

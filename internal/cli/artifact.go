@@ -4,7 +4,9 @@ import (
 	"archive/zip"
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/ripcordhq/ripcord/internal/aab"
 	"github.com/ripcordhq/ripcord/internal/apk"
 	"github.com/ripcordhq/ripcord/internal/apk/apkzip"
+	"github.com/ripcordhq/ripcord/internal/apksig"
 	"github.com/ripcordhq/ripcord/internal/signingkey"
 )
 
@@ -107,8 +110,15 @@ func (c *CLI) artifactInspectCmd() *cobra.Command {
 				return err
 			}
 			return c.print(info, func(w *tabwriter.Writer) {
+				if base := info.Base(); base != nil {
+					fmt.Fprintf(w, "package\t%s\nminSdk\t%d\ntargetSdk\t%d\n", base.Package, base.MinSdk, base.TargetSdk)
+				}
 				for _, m := range info.Modules {
-					fmt.Fprintf(w, "module %s\tversionCode %d, versionName %s\n", m.Name, m.VersionCode, m.VersionName)
+					code := "none"
+					if m.VersionCode != nil {
+						code = strconv.FormatInt(*m.VersionCode, 10)
+					}
+					fmt.Fprintf(w, "module %s\tversionCode %s, versionName %s\n", m.Name, code, dash(m.VersionName))
 				}
 				for _, s := range info.Signers {
 					fmt.Fprintf(w, "signer\t%s\n", s)
@@ -199,6 +209,7 @@ type resignFlags struct {
 	keystores, keystorePasses     []string
 	aliases, keyPasses            []string
 	keys, certs                   []string
+	lineage                       string
 	allowNewSigner                bool
 	minTargetSdk                  int
 }
@@ -210,7 +221,10 @@ func (c *CLI) artifactResignCmd() *cobra.Command {
 		Short: "Write a copy with a higher version, signed with the same key",
 		Long: "KEY is --keystore FILE (JKS or PKCS#12) with --keystore-pass, --key-alias and --key-pass, or --key FILE --cert FILE " +
 			"(PEM or DER). Passwords are given as env:NAME or file:PATH. For an app whose signing key was rotated, repeat the key " +
-			"options for every key in the lineage, oldest first. The output is written atomically: on any error no file is left.",
+			"options for every key in the lineage, oldest first. --lineage FILE (what `apksigner rotate --out` writes) signs an APK " +
+			"that has no lineage, or an older one, for a rotated key: v1/v2 keep the input's signer and v3 gets the lineage's newest " +
+			"key; give the keys of the input's signer and of the newest certificate. The output is written atomically: on any error " +
+			"no file is left.",
 		Args: cobra.NoArgs,
 	}
 	fs := cmd.Flags()
@@ -224,6 +238,7 @@ func (c *CLI) artifactResignCmd() *cobra.Command {
 	fs.StringArrayVar(&o.keyPasses, "key-pass", nil, "key password as env:NAME or file:PATH (default: the keystore password)")
 	fs.StringArrayVar(&o.keys, "key", nil, "private key file, PEM or DER PKCS#8 (repeat for rotated keys, oldest first)")
 	fs.StringArrayVar(&o.certs, "cert", nil, "certificate file, PEM or DER")
+	fs.StringVar(&o.lineage, "lineage", "", "key-rotation lineage file from `apksigner rotate --out` (APK only)")
 	fs.BoolVar(&o.allowNewSigner, "allow-new-signer", false, "sign even when the key differs from the input's signer (installed apps will refuse the update)")
 	fs.IntVar(&o.minTargetSdk, "min-target-sdk", apk.DefaultMinTargetSdk, "Play's minimum targetSdk for updates, for findings")
 	for _, f := range []string{"in", "out", "version", "build-number"} {
@@ -248,6 +263,15 @@ func (c *CLI) resign(ctx context.Context, o resignFlags) error {
 	if err != nil {
 		return usageError{err}
 	}
+	if kind == "aab" && o.lineage != "" {
+		return usagef("--lineage applies to APKs: an AAB is JAR-signed with the upload key alone")
+	}
+	var lineage []apksig.LineageNode
+	if o.lineage != "" {
+		if lineage, err = readLineage(o.lineage); err != nil {
+			return err
+		}
+	}
 	keys, err := c.loadKeys(o)
 	if err != nil {
 		return err
@@ -271,7 +295,7 @@ func (c *CLI) resign(ctx context.Context, o resignFlags) error {
 		})
 	}
 	rep, err := apk.Resign(ctx, f, size, o.out, apk.ResignOptions{
-		VersionCode: code, VersionName: o.version, Keys: keys, AllowNewSigner: o.allowNewSigner, MinTargetSdk: o.minTargetSdk,
+		VersionCode: code, VersionName: o.version, Keys: keys, Lineage: lineage, AllowNewSigner: o.allowNewSigner, MinTargetSdk: o.minTargetSdk,
 	})
 	if err != nil {
 		return err
@@ -280,8 +304,30 @@ func (c *CLI) resign(ctx context.Context, o resignFlags) error {
 		fmt.Fprintf(w, "wrote\t%s (%s)\npackage\t%s\nversionCode\t%d → %d\nversionName\t%s → %s\nschemes\t%s\nsigners\t%s\n",
 			o.out, humanBytes(rep.Size), rep.After.Package, rep.Before.VersionCode, rep.After.VersionCode,
 			rep.Before.VersionName, rep.After.VersionName, strings.Join(rep.Schemes, ", "), strings.Join(rep.Signers, ", "))
+		if len(rep.Lineage) > 0 {
+			fmt.Fprintf(w, "lineage\t%s\n", strings.Join(rep.Lineage, " → "))
+		}
 		printFindings(w, findingsText(rep.Findings))
 	})
+}
+
+// readLineage reads a key-rotation lineage file, refusing one larger than
+// any real lineage before reading it.
+func readLineage(path string) ([]apksig.LineageNode, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read lineage: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, apksig.MaxLineageFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read lineage %s: %w", path, err)
+	}
+	nodes, err := apksig.ParseLineageFile(b)
+	if err != nil {
+		return nil, fmt.Errorf("lineage %s: %w (give the file `apksigner rotate --out` wrote)", path, err)
+	}
+	return nodes, nil
 }
 
 // loadKeys reads the signing keys in the order given.

@@ -49,8 +49,23 @@ func TestMain(m *testing.M) {
 //	token-env FILE [VAR]    set VAR (default RIPCORD_TOKEN) to the "secret" of
 //	                        the `token create --json` output saved in FILE
 //	sqlite-exec DB SQL      run SQL on the SQLite file DB; it must change a row
+//
+// and, for `ripcord artifact` (artifact_test.go; fixtures are built once
+// per test binary and copied into $WORK):
+//
+//	need TOOL...            fail in CI, skip elsewhere, when a tool is missing
+//	make-keys DIR           write the upload, rotated and other keys in every
+//	                        format and set UPLOAD_SHA256, ROTATED_SHA256 and
+//	                        OTHER_SHA256
+//	make-apk [-target N] DIR NAME minSdk versionCode versionName
+//	                        write an APK signed by apksigner with the upload key
+//	make-aab DIR NAME versionCode versionName
+//	                        write an unsigned bundle
+//	flip-byte FILE OFFSET|ENTRY+N
+//	                        invert one byte of FILE
 func TestScripts(t *testing.T) {
 	t.Parallel()
+	fx := newAndroidFixtures(t.TempDir())
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
@@ -59,6 +74,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("RIPCORD_DATABASE_URL", filepath.Join(env.WorkDir, "ripcord.db"))
 			env.Setenv("RIPCORD_ARTIFACTS_URL", filepath.Join(env.WorkDir, "artifacts"))
 			env.Setenv("USER", "tester") // names the local operator in audit entries
+			env.Values[scriptT{}] = env.T()
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -66,6 +82,11 @@ func TestScripts(t *testing.T) {
 			"serve-bg":    cmdServeBg,
 			"token-env":   cmdTokenEnv,
 			"sqlite-exec": cmdSQLiteExec,
+			"need":        cmdNeed,
+			"make-keys":   fx.cmdMakeKeys,
+			"make-apk":    fx.cmdMakeAPK,
+			"make-aab":    fx.cmdMakeAAB,
+			"flip-byte":   cmdFlipByte,
 		},
 	})
 }
