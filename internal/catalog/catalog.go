@@ -7,6 +7,8 @@ package catalog
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -91,12 +93,31 @@ func (s *Service) AppCreate(ctx context.Context, a ripcord.App) (*ripcord.App, e
 			}
 			return err
 		}
+		if err := createSentryProjects(ctx, tx, &a, now); err != nil {
+			return err
+		}
 		return tx.AuditAppend(ctx, ripcord.NewAuditEntry(ctx, now, "app.create", "app/"+a.Name, nil, appSummary(&a)))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create app %s: %w", a.Name, err)
 	}
 	return &a, nil
+}
+
+// createSentryProjects gives the app a Sentry project, and so a DSN, per
+// platform, as Sentry has one project per platform. The public key is 16
+// random bytes in hex, Sentry's form.
+func createSentryProjects(ctx context.Context, tx storage.Tx, a *ripcord.App, now time.Time) error {
+	for _, p := range a.Platforms() {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return fmt.Errorf("make a DSN key: %w", err)
+		}
+		if err := tx.SentryProjectCreate(ctx, &storage.SentryProject{AppID: a.ID, Platform: p, PublicKey: hex.EncodeToString(b[:]), CreatedAt: now}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // appConflict says which of the app's unique fields is taken, and by whom.

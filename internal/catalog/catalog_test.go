@@ -259,6 +259,33 @@ func TestAppCreate(t *testing.T) {
 		require.JSONEq(t, `{"name":"shop","ios_bundle_id":"com.acme.shop","android_package":""}`, es[0].After)
 	})
 
+	t.Run("SentryProjects", func(t *testing.T) {
+		t.Parallel()
+		tb := setup(t)
+		both, err := tb.svc.AppCreate(tb.ctx, ripcord.App{Name: "shop", IOSBundleID: "com.acme.shop", AndroidPackage: "com.acme.shop"})
+		require.NoError(t, err)
+		ios, err := tb.svc.AppCreate(tb.ctx, ripcord.App{Name: "pad", IOSBundleID: "com.acme.pad"})
+		require.NoError(t, err)
+		ps, err := tb.db.SentryProjectList(context.Background(), both.ID)
+		require.NoError(t, err)
+		require.Len(t, ps, 2, "one project per platform")
+		require.Equal(t, ripcord.Android, ps[0].Platform)
+		require.Equal(t, ripcord.IOS, ps[1].Platform)
+		require.Regexp(t, `^[0-9a-f]{32}$`, ps[0].PublicKey)
+		require.NotEqual(t, ps[0].PublicKey, ps[1].PublicKey)
+		ps, err = tb.db.SentryProjectList(context.Background(), ios.ID)
+		require.NoError(t, err)
+		require.Len(t, ps, 1)
+		require.Equal(t, ripcord.IOS, ps[0].Platform)
+
+		// A failed create leaves no project behind.
+		_, err = tb.svc.AppCreate(tb.ctx, ripcord.App{Name: "shop", AndroidPackage: "com.acme.other"})
+		require.Error(t, err)
+		all, err := tb.db.SentryProjectList(context.Background(), 0)
+		require.NoError(t, err)
+		require.Len(t, all, 3)
+	})
+
 	t.Run("ErrInvalid", func(t *testing.T) {
 		t.Parallel()
 		tb := setup(t)

@@ -68,7 +68,7 @@ func (c *CLI) appCmd() *cobra.Command {
 				if err := cl.Do(ctx, "GET", appPath(args[0]), nil, nil, &a); err != nil {
 					return err
 				}
-				return c.printApps([]httpapi.App{a}, a)
+				return c.printApp(a)
 			})
 		}}
 	cmd.AddCommand(create, list, show)
@@ -80,6 +80,24 @@ func (c *CLI) printApps(apps []httpapi.App, v any) error {
 		fmt.Fprintln(w, "NAME\tIOS BUNDLE ID\tANDROID PACKAGE\tCREATED")
 		for _, a := range apps {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", a.Name, dash(a.IOSBundleID), dash(a.AndroidPackage), a.CreatedAt.Format(time.DateTime))
+		}
+	})
+}
+
+// printApp shows one app with its Sentry DSN per platform.
+func (c *CLI) printApp(a httpapi.App) error {
+	return c.print(a, func(w *tabwriter.Writer) {
+		fmt.Fprintln(w, "NAME\tIOS BUNDLE ID\tANDROID PACKAGE\tCREATED")
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", a.Name, dash(a.IOSBundleID), dash(a.AndroidPackage), a.CreatedAt.Format(time.DateTime))
+		if len(a.DSN) == 0 {
+			return
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "PLATFORM\tSENTRY DSN")
+		for _, p := range []string{"android", "ios"} {
+			if d, ok := a.DSN[p]; ok {
+				fmt.Fprintf(w, "%s\t%s\n", p, d)
+			}
 		}
 	})
 }

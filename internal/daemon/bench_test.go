@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"bytes"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -9,8 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/ripcordhq/ripcord/internal/daemon"
 	"github.com/ripcordhq/ripcord/internal/httpapi"
+	"github.com/ripcordhq/ripcord/internal/sentry"
 )
 
 // BenchmarkBuildUpload measures end-to-end upload throughput: HTTP, auth,
@@ -94,4 +98,49 @@ func BenchmarkAPIReleaseGet(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSentryEnvelopeIngest measures Sentry envelope ingest through the
+// real HTTP server on SQLite: each envelope carries 100 session updates
+// (half the init updates of new sessions, half the exits of the previous
+// envelope's sessions, a tenth of them errored), as SDKs batch them. It
+// reports session updates per second.
+func BenchmarkSentryEnvelopeIngest(b *testing.B) {
+	tb := setupWith(b, daemon.Options{SentryRate: -1})
+	ios, _ := tb.sentryApp(b)
+	const perEnvelope = 100
+	started := time.Now().UTC().Add(-time.Hour)
+	sid := func(n int) string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", n, n) }
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		items := make([]sentry.OutItem, 0, perEnvelope)
+		for j := range perEnvelope / 2 {
+			n := i*perEnvelope/2 + j
+			items = append(items, session(sid(n), fmt.Sprintf("dev-%d", n%5000), "com.acme.shop@1.2.0+120", 0, true, "ok", 0, started))
+			if i > 0 {
+				prev := n - perEnvelope/2
+				items = append(items, session(sid(prev), fmt.Sprintf("dev-%d", prev%5000), "com.acme.shop@1.2.0+120", 60, false, "exited", int64(prev%10/9), started))
+			} else {
+				items = append(items, session(sid(1<<30+j), "dev-x", "com.acme.shop@1.2.0+120", 0, true, "ok", 0, started))
+			}
+		}
+		bodies[i] = envelope(b, time.Now(), items...)
+	}
+	client := &http.Client{}
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		req, _ := http.NewRequest("POST", tb.url+envelopePath(ios), bytes.NewReader(bodies[i]))
+		req.Header.Set("X-Sentry-Auth", ios.AuthHeader("bench/1"))
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	b.ReportMetric(float64(b.N*perEnvelope)/time.Since(start).Seconds(), "updates/s")
 }

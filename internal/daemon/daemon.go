@@ -64,9 +64,28 @@ type Daemon struct {
 	listener  net.Listener
 }
 
+// Options are what Open takes beyond the configuration file's settings;
+// zero fields take the defaults named.
+type Options struct {
+	// Now is the clock of release health (the envelope endpoint's receive
+	// time included) and of its rate limiter; the end-to-end tests drive a
+	// simulated fleet with it. Default time.Now.
+	Now func() time.Time
+	// SentryRate and SentryBurst bound each Sentry project's envelopes
+	// (token bucket). Defaults httpapi.DefaultSentryRate and
+	// httpapi.DefaultSentryBurst; a negative rate means unlimited.
+	SentryRate  float64
+	SentryBurst int
+}
+
 // Open builds the server's parts. It migrates the schema up unless
 // cfg.NoMigrate, in which case a stale schema is an error.
-func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Daemon, err error) {
+func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemon, error) {
+	return OpenWith(ctx, cfg, logger, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options) (_ *Daemon, err error) {
 	d := &Daemon{cfg: cfg, logger: logger}
 	defer func() {
 		if err != nil {
@@ -94,7 +113,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Daem
 	}
 	d.Catalog = catalog.New(catalog.Config{Store: d.Store, Artifacts: d.Artifacts, MaxArtifactBytes: cfg.Artifacts.MaxBytes, Logger: logger})
 	d.Access = access.New(d.Store, nil)
-	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger})
+	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now})
 
 	workers := river.NewWorkers()
 	periodic := jobs.Register(workers, jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger})
@@ -122,6 +141,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Daem
 	d.handler = httpapi.NewHandler(httpapi.Config{
 		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
+		SentryRate: opts.SentryRate, SentryBurst: opts.SentryBurst, Now: opts.Now,
 	})
 	return d, nil
 }

@@ -41,6 +41,12 @@ type testBundle struct {
 // setup runs a real server on a free port with its own SQLite database.
 func setup(t testing.TB, tweak ...func(*config.Config)) *testBundle {
 	t.Helper()
+	return setupWith(t, daemon.Options{}, tweak...)
+}
+
+// setupWith is setup with daemon options (a clock, rate limits).
+func setupWith(t testing.TB, opts daemon.Options, tweak ...func(*config.Config)) *testBundle {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
@@ -52,7 +58,7 @@ func setup(t testing.TB, tweak ...func(*config.Config)) *testBundle {
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := daemon.Open(ctx, cfg, logger)
+	d, err := daemon.OpenWith(ctx, cfg, logger, opts)
 	require.NoError(t, err)
 	require.NoError(t, d.Listen())
 	tb := &testBundle{d: d, url: d.URL(), dir: dir, cancel: cancel, stopped: make(chan error, 1)}

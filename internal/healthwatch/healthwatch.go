@@ -28,6 +28,7 @@ const (
 	CrashFreeUsers    = "crash_free_users"    // bad = users with a crash, total = users
 	AbnormalSessions  = "abnormal_sessions"   // bad = abnormal sessions (includes ANRs on Android)
 	ErroredSessions   = "errored_sessions"    // bad = sessions with errors > 0
+	FatalEvents       = "fatal_events"        // bad = fatal (crash) events, total = error and fatal events; reported only
 	ANRRate           = "anr_rate"            // bad = users with an ANR (Play vitals)
 	flowPrefix        = "flow:"
 )
@@ -41,13 +42,13 @@ var decided = map[string]bool{CrashFreeSessions: true, CrashFreeUsers: true}
 // ValidMetric checks a metric name.
 func ValidMetric(m string) error {
 	switch m {
-	case CrashFreeSessions, CrashFreeUsers, AbnormalSessions, ErroredSessions, ANRRate:
+	case CrashFreeSessions, CrashFreeUsers, AbnormalSessions, ErroredSessions, ANRRate, FatalEvents:
 		return nil
 	}
 	if name, ok := cutPrefix(m, flowPrefix); ok && flowNameRe.MatchString(name) {
 		return nil
 	}
-	return ripcord.Errorf(ripcord.EINVALID, "metric %q is not known; use crash_free_sessions, crash_free_users, abnormal_sessions, errored_sessions, anr_rate or flow:<name>", m)
+	return ripcord.Errorf(ripcord.EINVALID, "metric %q is not known; use crash_free_sessions, crash_free_users, abnormal_sessions, errored_sessions, anr_rate, fatal_events or flow:<name>", m)
 }
 
 func cutPrefix(s, p string) (string, bool) {
@@ -175,37 +176,42 @@ func (s *Service) Ingest(ctx context.Context, samples []Sample) (*IngestResult, 
 		return res, ripcord.Errorf(ripcord.EINVALID, "no sample in the batch was valid; the first problem: sample %d: %s", res.Rejected[0].Index, res.Rejected[0].Message).
 			WithDetails(map[string]any{"rejected": res.Rejected})
 	}
-	if err := s.cfg.Store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.HealthCountsAdd(ctx, deltas) }); err != nil {
+	err := s.cfg.Store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.HealthCountsAdd(ctx, deltas) })
+	if err != nil {
 		return nil, fmt.Errorf("ingest health samples: %w", err)
 	}
-	keys := make([]releaseKey, 0, len(touched))
-	for k := range touched {
-		keys = append(keys, k)
+	byID := make(map[int64]*ripcord.App, len(apps))
+	for _, a := range apps {
+		byID[a.ID] = a
 	}
-	slices.SortFunc(keys, func(a, b releaseKey) int {
-		return cmp.Or(cmp.Compare(a.appID, b.appID), cmp.Compare(a.platform, b.platform), cmp.Compare(a.version, b.version), cmp.Compare(a.metric, b.metric))
-	})
-	for _, k := range keys {
-		if !decided[k.metric] {
-			continue
-		}
-		app := appByID(apps, k.appID)
-		v, err := s.decide(ctx, app, k, now)
-		if err != nil {
-			return nil, err
-		}
-		res.Verdicts = append(res.Verdicts, *v)
+	if res.Verdicts, err = s.decideTouched(ctx, byID, touched, now); err != nil {
+		return nil, err
 	}
 	return res, nil
 }
 
-func appByID(apps map[string]*ripcord.App, id int64) *ripcord.App {
-	for _, a := range apps {
-		if a.ID == id {
-			return a
+// decideTouched is the decide step every ingest path shares: after counts
+// are committed, it decides on each touched release metric that drives
+// rollouts (in a stable order) and records the verdicts that changed.
+func (s *Service) decideTouched(ctx context.Context, apps map[int64]*ripcord.App, touched map[releaseKey]bool, now time.Time) ([]Verdict, error) {
+	keys := make([]releaseKey, 0, len(touched))
+	for k := range touched {
+		if decided[k.metric] {
+			keys = append(keys, k)
 		}
 	}
-	return nil
+	slices.SortFunc(keys, func(a, b releaseKey) int {
+		return cmp.Or(cmp.Compare(a.appID, b.appID), cmp.Compare(a.platform, b.platform), cmp.Compare(a.version, b.version), cmp.Compare(a.metric, b.metric))
+	})
+	verdicts := []Verdict{}
+	for _, k := range keys {
+		v, err := s.decide(ctx, apps[k.appID], k, now)
+		if err != nil {
+			return nil, err
+		}
+		verdicts = append(verdicts, *v)
+	}
+	return verdicts, nil
 }
 
 func (s *Service) appFor(ctx context.Context, cache map[string]*ripcord.App, name string) (*ripcord.App, error) {
@@ -343,6 +349,8 @@ func unitOf(metric string) string {
 		return "users"
 	case len(metric) > len(flowPrefix) && metric[:len(flowPrefix)] == flowPrefix:
 		return "attempts"
+	case metric == FatalEvents:
+		return "events"
 	}
 	return "sessions"
 }

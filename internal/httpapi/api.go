@@ -17,6 +17,8 @@ import (
 	"github.com/ripcordhq/ripcord/internal/access"
 	"github.com/ripcordhq/ripcord/internal/catalog"
 	"github.com/ripcordhq/ripcord/internal/healthwatch"
+	"github.com/ripcordhq/ripcord/internal/sentry"
+	"github.com/ripcordhq/ripcord/internal/storage"
 )
 
 // Catalog is the use-case service for apps, builds and releases.
@@ -42,10 +44,16 @@ type Access interface {
 	AuditVerify(ctx context.Context) (*access.AuditReport, error)
 }
 
-// Health ingests counts and reads release health back.
+// Health ingests counts (batches and Sentry envelopes) and reads release
+// health back.
 type Health interface {
 	Ingest(ctx context.Context, samples []healthwatch.Sample) (*healthwatch.IngestResult, error)
 	Report(ctx context.Context, app, version string, platform ripcord.Platform) (*healthwatch.Report, error)
+	// SentryProject resolves a DSN key; ENOTFOUND when no project has it.
+	SentryProject(ctx context.Context, publicKey string) (*storage.SentryProject, error)
+	// SentryProjects lists an app's projects; appID 0 lists all.
+	SentryProjects(ctx context.Context, appID int64) ([]storage.SentryProject, error)
+	IngestEnvelope(ctx context.Context, p *storage.SentryProject, env *sentry.Envelope) (*healthwatch.EnvelopeResult, error)
 }
 
 // AuditReader pages through the audit log.
@@ -70,6 +78,15 @@ type Config struct {
 	MaxBodyBytes int64
 	// RequestTimeout bounds JSON requests (not uploads). Default 30s.
 	RequestTimeout time.Duration
+	// SentryRate is each Sentry project's sustained envelope rate per
+	// second at the envelope endpoint; over it answers 429 with
+	// Retry-After. Default DefaultSentryRate; negative means unlimited.
+	SentryRate float64
+	// SentryBurst is how many envelopes a project may send at once.
+	// Default DefaultSentryBurst (at least 1).
+	SentryBurst int
+	// Now is the clock of the rate limiter. Default time.Now.
+	Now func() time.Time
 	// Logger is the request logger. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -84,14 +101,28 @@ type handler struct {
 	requestTimeout time.Duration
 	logger         *slog.Logger
 	metrics        *httpMetrics
+	ingest         *ingestMetrics
+	limiter        *rateLimiter
 	gatherer       prometheus.Gatherer
 }
 
-// route is one endpoint. Role "" means open (probes and metrics only).
+// authMode says how a route authenticates its caller.
+type authMode string
+
+// Authentication modes of the route table.
+const (
+	authOpen      authMode = "open"       // probes and metrics only
+	authBearer    authMode = "bearer"     // an API token with at least the route's role
+	authSentryKey authMode = "sentry key" // a DSN public key; the handler checks it against the path's project
+)
+
+// route is one endpoint. Role "" without auth means open (probes and
+// metrics only); a role means a bearer token with that role.
 type route struct {
 	method, pattern string
 	role            ripcord.Role
-	streaming       bool // no request timeout: uploads may take long
+	auth            authMode // derived from role when empty
+	streaming       bool     // no request timeout: uploads may take long
 	fn              func(http.ResponseWriter, *http.Request)
 }
 
@@ -112,6 +143,7 @@ func (h *handler) routes() []route {
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}", role: ripcord.RoleViewer, fn: h.releaseGet},
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/health", role: ripcord.RoleViewer, fn: h.releaseHealth},
 		{method: "POST", pattern: "/api/v1/health/samples", role: ripcord.RoleEngineer, fn: h.healthSamples},
+		{method: "POST", pattern: "/api/{project_id}/envelope/{$}", auth: authSentryKey, fn: h.sentryEnvelope},
 		{method: "GET", pattern: "/api/v1/tokens", role: ripcord.RoleAdmin, fn: h.tokenList},
 		{method: "POST", pattern: "/api/v1/tokens", role: ripcord.RoleAdmin, fn: h.tokenCreate},
 		{method: "DELETE", pattern: "/api/v1/tokens/{name}", role: ripcord.RoleAdmin, fn: h.tokenRevoke},
@@ -130,7 +162,13 @@ func NewHandler(cfg Config) http.Handler {
 		requestTimeout: cmp.Or(cfg.RequestTimeout, 30*time.Second),
 		logger:         cmp.Or(cfg.Logger, slog.Default()),
 		metrics:        newHTTPMetrics(cfg.Registry),
+		ingest:         newIngestMetrics(cfg.Registry),
 		gatherer:       cfg.Registry,
+	}
+	h.limiter = &rateLimiter{rate: cmp.Or(cfg.SentryRate, DefaultSentryRate), burst: float64(max(1, cmp.Or(cfg.SentryBurst, DefaultSentryBurst))),
+		now: cfg.Now, buckets: map[int64]*tokenBucket{}}
+	if h.limiter.now == nil {
+		h.limiter.now = time.Now
 	}
 	mux := http.NewServeMux()
 	for _, rt := range h.routes() {
@@ -138,7 +176,7 @@ func NewHandler(cfg Config) http.Handler {
 		if !rt.streaming {
 			next = h.withTimeout(next)
 		}
-		if rt.role != "" {
+		if rt.authMode() == authBearer {
 			next = h.withAuth(rt.role, next)
 		}
 		mux.Handle(rt.method+" "+rt.pattern, next)
@@ -157,6 +195,17 @@ func (h *handler) withTimeout(next http.Handler) http.Handler {
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// authMode is the route's authentication, derived from its role unless set.
+func (rt route) authMode() authMode {
+	switch {
+	case rt.auth != "":
+		return rt.auth
+	case rt.role != "":
+		return authBearer
+	}
+	return authOpen
 }
 
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {

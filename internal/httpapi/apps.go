@@ -12,7 +12,12 @@ func (h *handler) appList(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, List[App]{Items: mapSlice(apps, NewApp)})
+	dsns, err := h.dsns(r, 0)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, List[App]{Items: mapSlice(apps, func(a *ripcord.App) App { return newAppDSN(a, dsns) })})
 }
 
 func (h *handler) appCreate(w http.ResponseWriter, r *http.Request) {
@@ -26,8 +31,7 @@ func (h *handler) appCreate(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/api/v1/apps/"+a.Name)
-	writeJSON(w, http.StatusCreated, NewApp(a))
+	h.writeApp(w, r, http.StatusCreated, a)
 }
 
 func (h *handler) appGet(w http.ResponseWriter, r *http.Request) {
@@ -36,5 +40,23 @@ func (h *handler) appGet(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, NewApp(a))
+	h.writeApp(w, r, http.StatusOK, a)
+}
+
+func (h *handler) writeApp(w http.ResponseWriter, r *http.Request, status int, a *ripcord.App) {
+	dsns, err := h.dsns(r, a.ID)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if status == http.StatusCreated {
+		w.Header().Set("Location", "/api/v1/apps/"+a.Name)
+	}
+	writeJSON(w, status, newAppDSN(a, dsns))
+}
+
+func newAppDSN(a *ripcord.App, dsns map[int64]map[string]string) App {
+	out := NewApp(a)
+	out.DSN = dsns[a.ID]
+	return out
 }

@@ -11,12 +11,16 @@ import (
 
 // App is an app on the wire.
 type App struct {
-	Name           string    `json:"name"`
-	IOSBundleID    string    `json:"ios_bundle_id,omitempty"`
-	AndroidPackage string    `json:"android_package,omitempty"`
-	Platforms      []string  `json:"platforms"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	Name           string   `json:"name"`
+	IOSBundleID    string   `json:"ios_bundle_id,omitempty"`
+	AndroidPackage string   `json:"android_package,omitempty"`
+	Platforms      []string `json:"platforms"`
+	// DSN is the Sentry DSN per platform ("ios", "android") that SDKs
+	// report release health to, with the scheme and host the request
+	// reached the server by.
+	DSN       map[string]string `json:"dsn,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
 }
 
 // AppCreateRequest registers an app.

@@ -131,6 +131,13 @@ type Queries interface {
 	// HealthDecisionLatest returns the newest decision for a release's
 	// metric, or ErrNotFound.
 	HealthDecisionLatest(ctx context.Context, appID int64, platform ripcord.Platform, version, metric string) (*HealthDecision, error)
+
+	// SentryProjectGetByKey finds the Sentry project a DSN public key
+	// belongs to, or ErrNotFound.
+	SentryProjectGetByKey(ctx context.Context, publicKey string) (*SentryProject, error)
+	// SentryProjectList lists an app's Sentry projects ordered by platform;
+	// appID 0 lists every app's.
+	SentryProjectList(ctx context.Context, appID int64) ([]SentryProject, error)
 }
 
 // Tx is a read-write transaction.
@@ -167,6 +174,24 @@ type Tx interface {
 	HealthCountsAdd(ctx context.Context, deltas []HealthCountDelta) error
 	// HealthDecisionAppend records a decision, setting its ID.
 	HealthDecisionAppend(ctx context.Context, d *HealthDecision) error
+
+	// SentryProjectCreate inserts p, setting its ID. ErrConflict when the
+	// app already has a project on that platform or the key is taken.
+	SentryProjectCreate(ctx context.Context, p *SentryProject) error
+	// SentrySessionApply records one session update in the session's
+	// dedupe state and says what it adds: the first update of a session is
+	// New; an update whose seq is not above the stored one is a Duplicate
+	// and changes nothing; otherwise Added holds the flags no earlier update
+	// had set. Safe under concurrent transactions on both dialects: each
+	// fact is claimed by exactly one of them.
+	SentrySessionApply(ctx context.Context, p SentrySessionParams) (SentrySessionResult, error)
+	// SentryDeviceApply adds a device to a release's exact device set: New
+	// when it was not in it, FirstCrash when p.Crashed and no earlier call
+	// marked it crashed.
+	SentryDeviceApply(ctx context.Context, p SentryDeviceParams) (SentryDeviceResult, error)
+	// SentryEventRecord remembers an event id and reports whether it is new
+	// to the project (false for a retry of a counted event).
+	SentryEventRecord(ctx context.Context, projectID int64, eventID string, at time.Time) (bool, error)
 
 	// JobInsert enqueues a job that runs only if the transaction commits.
 	JobInsert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
@@ -240,4 +265,54 @@ type HealthDecision struct {
 	Outcome   health.Outcome
 	Sentence  string
 	Inputs    string // JSON of the decision's inputs and intervals
+}
+
+// SentryProject is a Sentry project: one app on one platform, with the DSN
+// public key its SDKs authenticate with.
+type SentryProject struct {
+	ID        int64 // the DSN's project id
+	AppID     int64
+	Platform  ripcord.Platform
+	PublicKey string // 32 lowercase hex characters
+	CreatedAt time.Time
+}
+
+// SessionFlags are facts about a session that are counted once each.
+type SessionFlags uint8
+
+// Session facts.
+const (
+	SessionCrashed  SessionFlags = 1 << iota // an update reported status crashed
+	SessionAbnormal                          // an update reported status abnormal
+	SessionErrored                           // an update reported errors > 0 or an error status
+)
+
+// SentrySessionParams is one session update to deduplicate.
+type SentrySessionParams struct {
+	ProjectID int64
+	SID       string // required
+	Seq       int64
+	Flags     SessionFlags // the facts this update reports
+	At        time.Time    // receive time, kept for pruning
+}
+
+// SentrySessionResult says what a session update adds.
+type SentrySessionResult struct {
+	New       bool         // first update seen of this session
+	Duplicate bool         // seq not above the stored one: nothing changed
+	Added     SessionFlags // facts reported for the first time (all of Flags when New)
+}
+
+// SentryDeviceParams is one sighting of a device on a release.
+type SentryDeviceParams struct {
+	ProjectID int64
+	Version   string
+	DID       string // required
+	Crashed   bool
+}
+
+// SentryDeviceResult says what a device sighting adds.
+type SentryDeviceResult struct {
+	New        bool // the device was not in the release's set
+	FirstCrash bool // the device's first crash on the release
 }

@@ -41,6 +41,11 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("Jobs", func(t *testing.T) { t.Parallel(); testJobs(t, h) })
 	t.Run("HealthCounts", func(t *testing.T) { t.Parallel(); testHealthCounts(t, h) })
 	t.Run("HealthDecisions", func(t *testing.T) { t.Parallel(); testHealthDecisions(t, h) })
+	t.Run("SentryProjects", func(t *testing.T) { t.Parallel(); testSentryProjects(t, h) })
+	t.Run("SentryProjectsBackfill", func(t *testing.T) { t.Parallel(); testSentryProjectsBackfill(t, h) })
+	t.Run("SentrySessions", func(t *testing.T) { t.Parallel(); testSentrySessions(t, h) })
+	t.Run("SentrySessionsConcurrent", func(t *testing.T) { t.Parallel(); testSentrySessionsConcurrent(t, h) })
+	t.Run("SentryDevicesAndEvents", func(t *testing.T) { t.Parallel(); testSentryDevicesAndEvents(t, h) })
 }
 
 // migrated opens a store and migrates it to the latest schema.
@@ -472,4 +477,207 @@ func testHealthDecisions(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	require.Equal(t, health.Pause, got.Outcome)
 	require.True(t, got.DecidedAt.Equal(t0.Add(time.Minute)))
+}
+
+func sentryProject(t *testing.T, s storage.Store, a *ripcord.App, p ripcord.Platform, key string) *storage.SentryProject {
+	t.Helper()
+	sp := &storage.SentryProject{AppID: a.ID, Platform: p, PublicKey: key, CreatedAt: t0}
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.SentryProjectCreate(ctx, sp) })
+	require.NotZero(t, sp.ID)
+	return sp
+}
+
+func testSentryProjects(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	a := createApp(t, s, "shop")
+	b := createApp(t, s, "blog")
+	ios := sentryProject(t, s, a, ripcord.IOS, fmt.Sprintf("%032x", 1))
+	droid := sentryProject(t, s, a, ripcord.Android, fmt.Sprintf("%032x", 2))
+	other := sentryProject(t, s, b, ripcord.Android, fmt.Sprintf("%032x", 3))
+	require.NotEqual(t, ios.ID, droid.ID)
+
+	got, err := s.SentryProjectGetByKey(ctx, droid.PublicKey)
+	require.NoError(t, err)
+	require.Equal(t, droid, got)
+	_, err = s.SentryProjectGetByKey(ctx, fmt.Sprintf("%032x", 9))
+	require.ErrorIs(t, err, storage.ErrNotFound)
+
+	list, err := s.SentryProjectList(ctx, a.ID)
+	require.NoError(t, err)
+	require.Equal(t, []storage.SentryProject{*droid, *ios}, list, "ordered by platform")
+	all, err := s.SentryProjectList(ctx, 0)
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+	require.Contains(t, all, *other)
+
+	for name, p := range map[string]storage.SentryProject{
+		"ErrPlatformTaken": {AppID: a.ID, Platform: ripcord.IOS, PublicKey: fmt.Sprintf("%032x", 4), CreatedAt: t0},
+		"ErrKeyTaken":      {AppID: b.ID, Platform: ripcord.IOS, PublicKey: ios.PublicKey, CreatedAt: t0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.SentryProjectCreate(ctx, &p) })
+			require.ErrorIs(t, err, storage.ErrConflict)
+		})
+	}
+	err = s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+		return tx.SentryProjectCreate(ctx, &storage.SentryProject{AppID: b.ID, Platform: ripcord.IOS, PublicKey: "short", CreatedAt: t0})
+	})
+	require.Error(t, err, "a key must be 32 characters")
+}
+
+func testSentrySessions(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	a := createApp(t, s, "shop")
+	p := sentryProject(t, s, a, ripcord.IOS, fmt.Sprintf("%032x", 1))
+	q := sentryProject(t, s, a, ripcord.Android, fmt.Sprintf("%032x", 2))
+	apply := func(pid int64, sid string, seq int64, f storage.SessionFlags) storage.SentrySessionResult {
+		t.Helper()
+		var res storage.SentrySessionResult
+		inTx(t, s, func(ctx context.Context, tx storage.Tx) error {
+			var err error
+			res, err = tx.SentrySessionApply(ctx, storage.SentrySessionParams{ProjectID: pid, SID: sid, Seq: seq, Flags: f, At: t0})
+			return err
+		})
+		return res
+	}
+	require.Equal(t, storage.SentrySessionResult{New: true}, apply(p.ID, "s1", 0, 0), "init")
+	require.Equal(t, storage.SentrySessionResult{Duplicate: true}, apply(p.ID, "s1", 0, 0), "a retried init")
+	require.Equal(t, storage.SentrySessionResult{}, apply(p.ID, "s1", 5, 0), "a newer ok update adds nothing")
+	require.Equal(t, storage.SentrySessionResult{Added: storage.SessionErrored}, apply(p.ID, "s1", 6, storage.SessionErrored))
+	require.Equal(t, storage.SentrySessionResult{Added: storage.SessionCrashed}, apply(p.ID, "s1", 7, storage.SessionCrashed|storage.SessionErrored),
+		"errored was counted already; crashed is new")
+	require.Equal(t, storage.SentrySessionResult{Duplicate: true}, apply(p.ID, "s1", 7, storage.SessionCrashed|storage.SessionErrored), "a retried crash")
+	require.Equal(t, storage.SentrySessionResult{Duplicate: true}, apply(p.ID, "s1", 3, storage.SessionAbnormal), "an older update")
+	require.Equal(t, storage.SentrySessionResult{}, apply(p.ID, "s1", 8, storage.SessionCrashed), "crashed stays counted once")
+
+	require.Equal(t, storage.SentrySessionResult{New: true, Added: storage.SessionAbnormal | storage.SessionErrored},
+		apply(p.ID, "s2", 9, storage.SessionAbnormal|storage.SessionErrored), "a first update that is already final")
+	require.Equal(t, storage.SentrySessionResult{New: true}, apply(q.ID, "s1", 0, 0), "sids are per project")
+
+	// A rolled-back transaction claims nothing.
+	err := s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+		_, err := tx.SentrySessionApply(ctx, storage.SentrySessionParams{ProjectID: p.ID, SID: "s3", Seq: 1, At: t0})
+		require.NoError(t, err)
+		return fmt.Errorf("roll back")
+	})
+	require.Error(t, err)
+	require.Equal(t, storage.SentrySessionResult{New: true}, apply(p.ID, "s3", 1, 0))
+}
+
+func testSentrySessionsConcurrent(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	a := createApp(t, s, "shop")
+	p := sentryProject(t, s, a, ripcord.IOS, fmt.Sprintf("%032x", 1))
+	var mu sync.Mutex
+	var news, crashes, dups int
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, u := range []storage.SentrySessionParams{{Seq: 0}, {Seq: 10, Flags: storage.SessionCrashed}} {
+				u.ProjectID, u.SID, u.At = p.ID, "shared", t0
+				var res storage.SentrySessionResult
+				err := s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+					var err error
+					res, err = tx.SentrySessionApply(ctx, u)
+					return err
+				})
+				if !assertNoError(t, err) {
+					return
+				}
+				mu.Lock()
+				if res.New {
+					news++
+				}
+				if res.Added&storage.SessionCrashed != 0 {
+					crashes++
+				}
+				if res.Duplicate {
+					dups++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, 1, news, "exactly one writer starts the session")
+	require.Equal(t, 1, crashes, "exactly one writer counts the crash")
+	require.GreaterOrEqual(t, dups, 7)
+}
+
+// assertNoError reports err from a goroutine without stopping it mid-way.
+func assertNoError(t *testing.T, err error) bool {
+	if err != nil {
+		t.Error(err)
+		return false
+	}
+	return true
+}
+
+func testSentryDevicesAndEvents(t *testing.T, h Harness) {
+	s := migrated(t, h)
+	a := createApp(t, s, "shop")
+	p := sentryProject(t, s, a, ripcord.IOS, fmt.Sprintf("%032x", 1))
+	dev := func(version, did string, crashed bool) storage.SentryDeviceResult {
+		t.Helper()
+		var res storage.SentryDeviceResult
+		inTx(t, s, func(ctx context.Context, tx storage.Tx) error {
+			var err error
+			res, err = tx.SentryDeviceApply(ctx, storage.SentryDeviceParams{ProjectID: p.ID, Version: version, DID: did, Crashed: crashed})
+			return err
+		})
+		return res
+	}
+	require.Equal(t, storage.SentryDeviceResult{New: true}, dev("1.2.0", "d1", false))
+	require.Equal(t, storage.SentryDeviceResult{}, dev("1.2.0", "d1", false))
+	require.Equal(t, storage.SentryDeviceResult{FirstCrash: true}, dev("1.2.0", "d1", true))
+	require.Equal(t, storage.SentryDeviceResult{}, dev("1.2.0", "d1", true), "a device crashes once per release")
+	require.Equal(t, storage.SentryDeviceResult{New: true, FirstCrash: true}, dev("1.2.0", "d2", true))
+	require.Equal(t, storage.SentryDeviceResult{New: true}, dev("1.3.0", "d1", false), "sets are per release")
+
+	record := func(id string) bool {
+		t.Helper()
+		var first bool
+		inTx(t, s, func(ctx context.Context, tx storage.Tx) error {
+			var err error
+			first, err = tx.SentryEventRecord(ctx, p.ID, id, t0)
+			return err
+		})
+		return first
+	}
+	require.True(t, record("e1"))
+	require.False(t, record("e1"))
+	require.True(t, record("e2"))
+}
+
+// testSentryProjectsBackfill checks that apps registered before migration
+// 3 get a project per platform with a fresh 32-hex key.
+func testSentryProjectsBackfill(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.Open(t)
+	_, err := s.Migrate(ctx, storage.MigrateUp, 2)
+	require.NoError(t, err)
+	a := createApp(t, s, "shop")
+	droid := &ripcord.App{Name: "droid", AndroidPackage: "com.example.droid", CreatedAt: t0, UpdatedAt: t0}
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.AppCreate(ctx, droid) })
+	_, err = s.Migrate(ctx, storage.MigrateUp, storage.MigrateLatest)
+	require.NoError(t, err)
+
+	list, err := s.SentryProjectList(ctx, 0)
+	require.NoError(t, err)
+	require.Len(t, list, 3)
+	keys := map[string]bool{}
+	for _, p := range list {
+		require.Regexp(t, `^[0-9a-f]{32}$`, p.PublicKey)
+		keys[p.PublicKey] = true
+		require.True(t, p.CreatedAt.Equal(t0), "created_at %v", p.CreatedAt)
+	}
+	require.Len(t, keys, 3, "keys are distinct")
+	require.Equal(t, []ripcord.Platform{ripcord.Android, ripcord.IOS}, []ripcord.Platform{list[0].Platform, list[1].Platform})
+	require.Equal(t, a.ID, list[0].AppID)
+	require.Equal(t, droid.ID, list[2].AppID)
 }
