@@ -26,6 +26,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ripcordhq/ripcord/internal/apk"
 	"github.com/ripcordhq/ripcord/internal/apk/apkzip"
 	"github.com/ripcordhq/ripcord/internal/apksig"
 	"github.com/ripcordhq/ripcord/internal/signingkey"
@@ -57,6 +58,25 @@ type Info struct {
 	Modules []Module `json:"modules"`           // Modules are sorted by name, base first.
 	Signed  bool     `json:"signed"`            // Signed is true when a JAR signature is present.
 	Signers []string `json:"signers,omitempty"` // Signers are certificate SHA-256 digests.
+}
+
+// Findings checks the bundle against Play's rules for updates, as APKs are
+// (minTarget 0 means apk.DefaultMinTargetSdk).
+func (i *Info) Findings(minTarget int) []apk.Finding { return Findings(i.Modules, minTarget) }
+
+// Findings checks a bundle's base module against Play's rules for updates:
+// a rollback the store would refuse is flagged when it is prepared.
+func Findings(mods []Module, minTarget int) []apk.Finding {
+	for _, m := range mods {
+		if m.Name == "base" {
+			var code int64
+			if m.VersionCode != nil {
+				code = *m.VersionCode
+			}
+			return apk.ComplianceFindings(m.TargetSdk, code, minTarget)
+		}
+	}
+	return []apk.Finding{{Code: "no_base_module", Message: "the bundle has no base module; Play refuses it"}}
 }
 
 // Base returns the base module.

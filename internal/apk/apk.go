@@ -161,19 +161,26 @@ func sdkLevel(v *axml.Value, def int) int {
 }
 
 func complianceFindings(m Manifest, minTarget int) []Finding {
+	return ComplianceFindings(m.TargetSdk, m.VersionCode, minTarget)
+}
+
+// ComplianceFindings checks an Android artifact's targetSdk and versionCode
+// against Play's rules for updates (minTarget 0 means DefaultMinTargetSdk),
+// so APKs and bundles are judged alike.
+func ComplianceFindings(targetSdk int, versionCode int64, minTarget int) []Finding {
 	if minTarget == 0 {
 		minTarget = DefaultMinTargetSdk
 	}
 	var fs []Finding
-	if m.TargetSdk < minTarget {
+	if targetSdk < minTarget {
 		fs = append(fs, Finding{
 			Code: "target_sdk_below_play_minimum",
 			Message: fmt.Sprintf("targetSdk %d is below Play's minimum %d for updates: Play will refuse this build; "+
-				"roll back to a build targeting API %d or later, or ship a fix-forward instead", m.TargetSdk, minTarget, minTarget),
+				"roll back to a build targeting API %d or later, or ship a fix-forward instead", targetSdk, minTarget, minTarget),
 		})
 	}
-	if m.VersionCode > MaxVersionCode {
-		fs = append(fs, Finding{Code: "version_code_above_play_maximum", Message: fmt.Sprintf("versionCode %d is above Play's maximum %d", m.VersionCode, MaxVersionCode)})
+	if versionCode > MaxVersionCode {
+		fs = append(fs, Finding{Code: "version_code_above_play_maximum", Message: fmt.Sprintf("versionCode %d is above Play's maximum %d", versionCode, MaxVersionCode)})
 	}
 	return fs
 }
