@@ -13,8 +13,6 @@ package aab
 
 import (
 	"bufio"
-	"bytes"
-	"compress/flate"
 	"context"
 	"crypto"
 	"errors"
@@ -305,7 +303,7 @@ func Resign(ctx context.Context, in io.ReaderAt, size int64, out string, opts Re
 			continue
 		}
 		if b, ok := newManifests[e]; ok {
-			c, err := deflate(b)
+			c, err := apkzip.DeflateBytes(b)
 			if err != nil {
 				return nil, err
 			}
@@ -337,7 +335,7 @@ func Resign(ctx context.Context, in io.ReaderAt, size int64, out string, opts Re
 		name string
 		b    []byte
 	}{{"META-INF/MANIFEST.MF", files.Manifest}, {files.SFName, files.SF}, {files.BlockName, files.Block}} {
-		c, err := deflate(f.b)
+		c, err := apkzip.DeflateBytes(f.b)
 		if err != nil {
 			return nil, err
 		}
@@ -389,21 +387,6 @@ func Resign(ctx context.Context, in io.ReaderAt, size int64, out string, opts Re
 		_ = d.Close()
 	}
 	return rep, nil
-}
-
-func deflate(b []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	w, err := flate.NewWriter(&buf, flate.BestCompression)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(b); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 func sha256Of(b []byte) []byte {

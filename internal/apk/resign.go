@@ -2,7 +2,6 @@ package apk
 
 import (
 	"bytes"
-	"compress/flate"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -352,18 +351,7 @@ func compress(b []byte, method uint16) ([]byte, error) {
 	if method == apkzip.Store {
 		return b, nil
 	}
-	var buf bytes.Buffer
-	w, err := flate.NewWriter(&buf, flate.BestCompression)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(b); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return apkzip.DeflateBytes(b)
 }
 
 func hashBytes(h crypto.Hash, b []byte) []byte {
