@@ -32,9 +32,13 @@ func Register(workers *river.Workers, d Deps) []*river.PeriodicJob {
 		d.Now = time.Now
 	}
 	river.AddWorker(workers, NewArtifactSweepWorker(d))
+	river.AddWorker(workers, NewSentryStatePruneWorker(d))
 	return []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return ArtifactSweepArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return SentryStatePruneArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}),
 	}
 }
@@ -98,5 +102,51 @@ func (w *ArtifactSweepWorker) Work(ctx context.Context, job *river.Job[ArtifactS
 		return fmt.Errorf("artifact sweep: %w", err)
 	}
 	w.deps.Logger.DebugContext(ctx, "artifact sweep done", slog.Int("removed", removed))
+	return nil
+}
+
+// SentryStateRetention is how long session and event dedupe state is kept:
+// longer than the 5 days after which Sentry (and Ripcord's codec) drop a
+// session update as too old, so pruning never lets a retry count twice.
+const SentryStateRetention = 6 * 24 * time.Hour
+
+// SentryStatePruneArgs asks for old Sentry dedupe state to be deleted, so
+// the tables stay the size of the last few days' sessions.
+type SentryStatePruneArgs struct{}
+
+// Kind names the job in the queue.
+func (SentryStatePruneArgs) Kind() string { return "sentry_state_prune" }
+
+// InsertOpts makes the prune unique per half hour.
+func (SentryStatePruneArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: 30 * time.Minute}}
+}
+
+// SentryStatePruneWorker deletes expired dedupe state.
+type SentryStatePruneWorker struct {
+	river.WorkerDefaults[SentryStatePruneArgs]
+	deps Deps
+}
+
+// NewSentryStatePruneWorker builds the prune worker.
+func NewSentryStatePruneWorker(d Deps) *SentryStatePruneWorker {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &SentryStatePruneWorker{deps: d}
+}
+
+// Work deletes state older than SentryStateRetention.
+func (w *SentryStatePruneWorker) Work(ctx context.Context, _ *river.Job[SentryStatePruneArgs]) error {
+	var sessions, events int64
+	err := w.deps.Store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+		var err error
+		sessions, events, err = tx.SentryStatePrune(ctx, w.deps.Now().Add(-SentryStateRetention))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sentry state prune: %w", err)
+	}
+	w.deps.Logger.InfoContext(ctx, "pruned sentry dedupe state", slog.Int64("sessions", sessions), slog.Int64("events", events))
 	return nil
 }

@@ -103,3 +103,38 @@ func TestArtifactSweepIsUnique(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []storage.JobCount{{Kind: "artifact_sweep", State: "available", Count: 1}}, counts)
 }
+
+func TestSentryStatePruneKeepsRecentState(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	ctx := context.Background()
+	p := &storage.SentryProject{AppID: 0, Platform: ripcord.IOS, PublicKey: "0123456789abcdef0123456789abcdef", CreatedAt: tb.now}
+	require.NoError(t, tb.store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+		a := &ripcord.App{Name: "shop", IOSBundleID: "com.acme.shop", CreatedAt: tb.now, UpdatedAt: tb.now}
+		if err := tx.AppCreate(ctx, a); err != nil {
+			return err
+		}
+		p.AppID = a.ID
+		if err := tx.SentryProjectCreate(ctx, p); err != nil {
+			return err
+		}
+		for sid, age := range map[string]time.Duration{"old": 7 * 24 * time.Hour, "fresh": 5 * 24 * time.Hour} {
+			if _, err := tx.SentrySessionApply(ctx, storage.SentrySessionParams{ProjectID: p.ID, SID: sid, Seq: 1, At: tb.now.Add(-age)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	w := jobs.NewSentryStatePruneWorker(jobs.Deps{Store: tb.store, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return tb.now }})
+	require.NoError(t, w.Work(ctx, &river.Job[jobs.SentryStatePruneArgs]{JobRow: &rivertype.JobRow{}}))
+	var remaining []string
+	rows, err := tb.store.SQL().QueryContext(ctx, `SELECT sid FROM sentry_sessions ORDER BY sid`)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var sid string
+		require.NoError(t, rows.Scan(&sid))
+		remaining = append(remaining, sid)
+	}
+	require.Equal(t, []string{"fresh"}, remaining, "state younger than the retention stays: an SDK may still retry it")
+}

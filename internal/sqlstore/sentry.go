@@ -131,3 +131,16 @@ func (s *Queries) SentryEventRecord(ctx context.Context, projectID int64, eventI
 	}
 	return n == 1, nil
 }
+
+// SentryStatePrune deletes old session and event dedupe state.
+func (s *Queries) SentryStatePrune(ctx context.Context, before time.Time) (int64, int64, error) {
+	sessions, err := s.q.Exec(ctx, `DELETE FROM sentry_sessions WHERE updated_at < $1`, before.UTC())
+	if err != nil {
+		return 0, 0, fmt.Errorf("prune sentry sessions: %w", s.err(err))
+	}
+	events, err := s.q.Exec(ctx, `DELETE FROM sentry_events WHERE seen_at < $1`, before.UTC())
+	if err != nil {
+		return 0, 0, fmt.Errorf("prune sentry events: %w", s.err(err))
+	}
+	return sessions, events, nil
+}

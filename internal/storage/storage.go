@@ -192,6 +192,10 @@ type Tx interface {
 	// SentryEventRecord remembers an event id and reports whether it is new
 	// to the project (false for a retry of a counted event).
 	SentryEventRecord(ctx context.Context, projectID int64, eventID string, at time.Time) (bool, error)
+	// SentryStatePrune deletes session and event dedupe state last touched
+	// before the given time, when no SDK can still send updates for it, and
+	// reports how many rows went.
+	SentryStatePrune(ctx context.Context, before time.Time) (sessions, events int64, err error)
 
 	// JobInsert enqueues a job that runs only if the transaction commits.
 	JobInsert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error

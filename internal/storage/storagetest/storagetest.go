@@ -41,6 +41,7 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("Jobs", func(t *testing.T) { t.Parallel(); testJobs(t, h) })
 	t.Run("HealthCounts", func(t *testing.T) { t.Parallel(); testHealthCounts(t, h) })
 	t.Run("HealthDecisions", func(t *testing.T) { t.Parallel(); testHealthDecisions(t, h) })
+	t.Run("SentryStatePrune", func(t *testing.T) { t.Parallel(); testSentryStatePrune(t, h) })
 	t.Run("SentryProjects", func(t *testing.T) { t.Parallel(); testSentryProjects(t, h) })
 	t.Run("SentryProjectsBackfill", func(t *testing.T) { t.Parallel(); testSentryProjectsBackfill(t, h) })
 	t.Run("SentrySessions", func(t *testing.T) { t.Parallel(); testSentrySessions(t, h) })
@@ -680,4 +681,40 @@ func testSentryProjectsBackfill(t *testing.T, h Harness) {
 	require.Equal(t, []ripcord.Platform{ripcord.Android, ripcord.IOS}, []ripcord.Platform{list[0].Platform, list[1].Platform})
 	require.Equal(t, a.ID, list[0].AppID)
 	require.Equal(t, droid.ID, list[2].AppID)
+}
+
+// testSentryStatePrune shows old dedupe state goes and recent state stays,
+// so a pruned session is one no SDK can update any more.
+func testSentryStatePrune(t *testing.T, h Harness) {
+	s := migrated(t, h)
+	a := createApp(t, s, "shop")
+	p := sentryProject(t, s, a, ripcord.IOS, fmt.Sprintf("%032x", 1))
+	old, recent := t0.Add(-7*24*time.Hour), t0.Add(-time.Hour)
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error {
+		for _, x := range []struct {
+			sid string
+			at  time.Time
+		}{{"old", old}, {"recent", recent}} {
+			if _, err := tx.SentrySessionApply(ctx, storage.SentrySessionParams{ProjectID: p.ID, SID: x.sid, Seq: 1, At: x.at}); err != nil {
+				return err
+			}
+			if _, err := tx.SentryEventRecord(ctx, p.ID, x.sid+"-event", x.at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var sessions, events int64
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error {
+		var err error
+		sessions, events, err = tx.SentryStatePrune(ctx, t0.Add(-6*24*time.Hour))
+		return err
+	})
+	require.Equal(t, int64(1), sessions)
+	require.Equal(t, int64(1), events)
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error {
+		res, err := tx.SentrySessionApply(ctx, storage.SentrySessionParams{ProjectID: p.ID, SID: "recent", Seq: 1, At: t0})
+		require.True(t, res.Duplicate, "recent state is kept")
+		return err
+	})
 }
