@@ -67,7 +67,7 @@ type Daemon struct {
 // Options are what Open takes beyond the configuration file's settings;
 // zero fields take the defaults named.
 type Options struct {
-	// Now is the clock of release health (the envelope endpoint's receive
+	// Now is the clock of release health and background jobs (the envelope endpoint's receive
 	// time included) and of its rate limiter; the end-to-end tests drive a
 	// simulated fleet with it. Default time.Now.
 	Now func() time.Time
@@ -116,7 +116,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now})
 
 	workers := river.NewWorkers()
-	periodic := jobs.Register(workers, jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger})
+	periodic := jobs.Register(workers, jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now})
 	d.jobs, err = d.Store.NewJobClient(&river.Config{
 		Logger:       logger,
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},
