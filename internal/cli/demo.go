@@ -53,7 +53,7 @@ func (c *CLI) demoCmd() *cobra.Command {
 				return err
 			}
 		}
-		seeded, err := demo.Seed(ctx, d.Catalog, d.Access)
+		seeded, err := demo.Seed(ctx, d.Catalog, d.Access, dir)
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 
 // APKOptions describes a fixture APK. Zero values take the defaults noted.
 type APKOptions struct {
+	Package     string // Package is the application id; default "com.example.rollback".
 	MinSdk      int    // MinSdk is android:minSdkVersion (0 leaves it at 0, which the platform reads as 1).
 	TargetSdk   int    // TargetSdk is android:targetSdkVersion; default 36.
 	VersionCode int    // VersionCode is android:versionCode; default 42.
@@ -25,6 +26,9 @@ type APKOptions struct {
 }
 
 func (o APKOptions) withDefaults() APKOptions {
+	if o.Package == "" {
+		o.Package = "com.example.rollback"
+	}
 	if o.TargetSdk == 0 {
 		o.TargetSdk = 36
 	}
@@ -37,7 +41,7 @@ func (o APKOptions) withDefaults() APKOptions {
 	return o
 }
 
-// BuildAPK compiles a small app "com.example.rollback" with aapt2 into dir
+// BuildAPK compiles a small app (package o.Package) with aapt2 into dir
 // and adds code, native and asset entries the way a build would: dex
 // deflated, .so and assets stored. It returns the path of the unsigned
 // APK.
@@ -57,11 +61,11 @@ func BuildAPK(dir string, o APKOptions) (string, error) {
 		[]byte(`<resources><string name="app_name">Fixture</string></resources>`), 0o600); err != nil {
 		return "", fmt.Errorf("apktest: %w", err)
 	}
-	manifest := fmt.Sprintf(`<manifest xmlns:android="http://schemas.android.com/apk/res/android" package="com.example.rollback"
+	manifest := fmt.Sprintf(`<manifest xmlns:android="http://schemas.android.com/apk/res/android" package="%s"
  android:versionCode="%d" android:versionName="%s">
  <uses-sdk android:minSdkVersion="%d" android:targetSdkVersion="%d"/>
  <application android:label="@string/app_name" android:extractNativeLibs="false"/>
-</manifest>`, o.VersionCode, o.VersionName, o.MinSdk, o.TargetSdk)
+</manifest>`, o.Package, o.VersionCode, o.VersionName, o.MinSdk, o.TargetSdk)
 	if err := os.WriteFile(filepath.Join(dir, "AndroidManifest.xml"), []byte(manifest), 0o600); err != nil {
 		return "", fmt.Errorf("apktest: %w", err)
 	}
