@@ -2,13 +2,18 @@ package cli
 
 import (
 	"archive/zip"
+	"cmp"
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +22,7 @@ import (
 	"github.com/ripcordhq/ripcord/internal/apk"
 	"github.com/ripcordhq/ripcord/internal/apk/apkzip"
 	"github.com/ripcordhq/ripcord/internal/apksig"
+	"github.com/ripcordhq/ripcord/internal/ipa"
 	"github.com/ripcordhq/ripcord/internal/signingkey"
 )
 
@@ -65,19 +71,42 @@ func openArtifact(path string) (*os.File, int64, error) {
 }
 
 func (c *CLI) artifactCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "artifact", Short: "Inspect, verify and re-sign APKs and AABs (and IPAs) without a JVM or a Mac"}
+	cmd := &cobra.Command{Use: "artifact", Short: "Inspect, verify and re-sign APKs, AABs and IPAs without a JVM or a Mac"}
 	cmd.AddCommand(c.artifactInspectCmd(), c.artifactVerifyCmd(), c.artifactResignCmd())
 	return cmd
 }
 
 func (c *CLI) artifactInspectCmd() *cobra.Command {
 	var minTarget int
-	cmd := &cobra.Command{Use: "inspect FILE", Short: "Show package, versions, SDKs, signature schemes, signers and compliance findings", Args: cobra.ExactArgs(1)}
-	cmd.Flags().IntVar(&minTarget, "min-target-sdk", apk.DefaultMinTargetSdk, "Play's minimum targetSdk for updates, for findings")
+	var comp ipa.Compliance
+	cmd := &cobra.Command{
+		Use:   "inspect FILE",
+		Short: "Show package or bundles, versions, SDKs, signatures, signers, profiles and compliance findings",
+		Long: "For an APK or AAB: package, versions, SDKs, signature schemes and signers. For an IPA: every bundle (app, " +
+			"extensions, App Clips, frameworks) with its bundle id, versions, team id, signing certificate, entitlements, " +
+			"embedded provisioning profile (name, expiry, entitlements), minimum OS, DTSDKName and DTXcode. Compliance " +
+			"findings follow; inspecting succeeds whatever they say.",
+		Args: cobra.ExactArgs(1),
+	}
+	cmd.Flags().IntVar(&minTarget, "min-target-sdk", apk.DefaultMinTargetSdk, "Play's minimum targetSdk for updates, for findings (APK)")
+	addComplianceFlags(cmd, &comp)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		kind, err := artifactKind(args[0])
 		if err != nil {
 			return err
+		}
+		if err := checkKindFlags(cmd, kind); err != nil {
+			return err
+		}
+		if kind == "ipa" {
+			if err := validateCompliance(comp); err != nil {
+				return err
+			}
+			insp, err := ipa.Inspect(cmd.Context(), args[0], ipa.InspectOptions{Compliance: comp})
+			if err != nil {
+				return fmt.Errorf("inspect %s: %w", args[0], err)
+			}
+			return c.print(insp, func(w *tabwriter.Writer) { printIPAInspection(w, insp) })
 		}
 		f, size, err := openArtifact(args[0])
 		if err != nil {
@@ -125,26 +154,35 @@ func (c *CLI) artifactInspectCmd() *cobra.Command {
 				}
 			})
 		}
-		return c.unsupportedIPA()
+		return fmt.Errorf("inspect %s: unexpected artifact kind %q", args[0], kind)
 	}
 	return cmd
 }
 
 func (c *CLI) artifactVerifyCmd() *cobra.Command {
 	var full bool
+	var rootsPath string
 	cmd := &cobra.Command{
 		Use:   "verify FILE",
-		Short: "Check every signature scheme present; exit 0 only when all verify",
-		Long: "Checks every signature scheme present. When a v2 or v3 signature verifies over the whole content, the v1 " +
+		Short: "Check every signature; exit 0 only when all verify",
+		Long: "For an IPA: recomputes every bundle's page hashes, special slots, CMS signature, CodeResources entries and " +
+			"nested cdhashes; the error names the bundle and what failed. For an APK: checks every signature scheme present. When a v2 or v3 signature verifies over the whole content, the v1 " +
 			"entry digests are not recomputed by inflating every entry: any changed byte already fails v2/v3. The v1 " +
 			"signature, .SF and MANIFEST.MF are still checked. --full recomputes every v1 entry digest too, as apksigner does.",
 		Args: cobra.ExactArgs(1),
 	}
-	cmd.Flags().BoolVar(&full, "full", false, "also recompute every v1 entry digest (slower; catches v1 digests that were wrong when signed)")
+	cmd.Flags().BoolVar(&full, "full", false, "also recompute every v1 entry digest (slower; catches v1 digests that were wrong when signed) (APK)")
+	cmd.Flags().StringVar(&rootsPath, "roots", "", "PEM file of CA certificates every IPA signing certificate must chain to, e.g. Apple's roots (IPA; default: check signatures only)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		kind, err := artifactKind(args[0])
 		if err != nil {
 			return err
+		}
+		if err := checkKindFlags(cmd, kind); err != nil {
+			return err
+		}
+		if kind == "ipa" {
+			return c.verifyIPA(cmd.Context(), args[0], rootsPath)
 		}
 		f, size, err := openArtifact(args[0])
 		if err != nil {
@@ -190,7 +228,7 @@ func (c *CLI) artifactVerifyCmd() *cobra.Command {
 			}
 			return nil
 		}
-		return c.unsupportedIPA()
+		return fmt.Errorf("verify %s: unexpected artifact kind %q", args[0], kind)
 	}
 	return cmd
 }
@@ -212,6 +250,16 @@ type resignFlags struct {
 	lineage                       string
 	allowNewSigner                bool
 	minTargetSdk                  int
+
+	// IPA: a .p12 identity or an external signer, and profiles.
+	identity, identityPass     string
+	signerCommand, signerChain string
+	profiles                   []string
+	compliance                 ipa.Compliance
+
+	// changed reports whether a flag was given, to refuse flags that do
+	// not apply to the artifact's kind.
+	changed func(name string) bool
 }
 
 func (c *CLI) artifactResignCmd() *cobra.Command {
@@ -227,6 +275,12 @@ func (c *CLI) artifactResignCmd() *cobra.Command {
 			"no file is left.",
 		Args: cobra.NoArgs,
 	}
+	cmd.Long += "\n\nFor an IPA, KEY is --identity FILE.p12 with --identity-pass, or --signer-command CMD with --signer-cert-chain " +
+		"FILE for a key in an HSM or a cloud KMS: Ripcord runs CMD (split into words like a command line, without a shell) once " +
+		"per signature with the DER signed attributes on stdin and RIPCORD_SIGN_ALG (rsa-pkcs1-sha256 or ecdsa-p256-sha256) in " +
+		"its environment, and reads the signature from its stdout. --profile BUNDLE_ID=FILE.mobileprovision replaces a bundle's " +
+		"embedded profile; bundles without one keep theirs, which must still be valid for the identity. The app and every " +
+		"nested app and extension get the new version; frameworks keep theirs. Compliance findings are printed as warnings."
 	fs := cmd.Flags()
 	fs.StringVar(&o.in, "in", "", "input artifact")
 	fs.StringVar(&o.out, "out", "", "output file")
@@ -241,10 +295,19 @@ func (c *CLI) artifactResignCmd() *cobra.Command {
 	fs.StringVar(&o.lineage, "lineage", "", "key-rotation lineage file from `apksigner rotate --out` (APK only)")
 	fs.BoolVar(&o.allowNewSigner, "allow-new-signer", false, "sign even when the key differs from the input's signer (installed apps will refuse the update)")
 	fs.IntVar(&o.minTargetSdk, "min-target-sdk", apk.DefaultMinTargetSdk, "Play's minimum targetSdk for updates, for findings")
+	fs.StringVar(&o.identity, "identity", "", "distribution identity, PKCS#12 (.p12) (IPA)")
+	fs.StringVar(&o.identityPass, "identity-pass", "", "identity password as env:NAME or file:PATH (IPA)")
+	fs.StringArrayVar(&o.profiles, "profile", nil, "BUNDLE_ID=FILE.mobileprovision replacing that bundle's embedded profile (IPA; repeat per bundle)")
+	fs.StringVar(&o.signerCommand, "signer-command", "", "external signer command, instead of --identity (IPA)")
+	fs.StringVar(&o.signerChain, "signer-cert-chain", "", "PEM certificate chain of the --signer-command key, leaf first (IPA)")
+	addComplianceFlags(cmd, &o.compliance)
 	for _, f := range []string{"in", "out", "version", "build-number"} {
 		_ = cmd.MarkFlagRequired(f)
 	}
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return c.resign(cmd.Context(), o) }
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		o.changed = cmd.Flags().Changed
+		return c.resign(cmd.Context(), o)
+	}
 	return cmd
 }
 
@@ -253,8 +316,13 @@ func (c *CLI) resign(ctx context.Context, o resignFlags) error {
 	if err != nil {
 		return err
 	}
+	for _, name := range kindFlags[otherKind(kind)] {
+		if o.changed != nil && o.changed(name) {
+			return usagef("--%s does not apply to %s", name, kindName(kind))
+		}
+	}
 	if kind == "ipa" {
-		return c.unsupportedIPA()
+		return c.resignIPA(ctx, o)
 	}
 	if _, err := ripcord.ParseVersion(o.version); err != nil {
 		return usageError{err}
@@ -400,6 +468,256 @@ func printFindings(w *tabwriter.Writer, fs []string) {
 	}
 }
 
-func (c *CLI) unsupportedIPA() error {
-	return fmt.Errorf("IPA files are not handled by this build yet")
+// kindFlags are the flags of `artifact inspect|verify|resign` that apply to
+// Android artifacts only or to IPAs only; the other kind refuses them.
+var kindFlags = map[string][]string{
+	"android": {"keystore", "keystore-pass", "key-alias", "key-pass", "key", "cert", "lineage", "allow-new-signer", "min-target-sdk", "full"},
+	"ipa":     {"identity", "identity-pass", "profile", "signer-command", "signer-cert-chain", "min-sdk", "min-xcode", "roots"},
+}
+
+// otherKind names the kindFlags entry that does not apply to kind.
+func otherKind(kind string) string {
+	if kind == "ipa" {
+		return "android"
+	}
+	return "ipa"
+}
+
+func kindName(kind string) string { return "an " + strings.ToUpper(kind) }
+
+// checkKindFlags refuses, as a usage error, flags given to cmd that belong
+// to the other platform's artifacts.
+func checkKindFlags(cmd *cobra.Command, kind string) error {
+	for _, name := range kindFlags[otherKind(kind)] {
+		if cmd.Flags().Changed(name) {
+			return usagef("--%s does not apply to %s", name, kindName(kind))
+		}
+	}
+	return nil
+}
+
+// addComplianceFlags registers the App Store minimums IPA findings are
+// checked against.
+func addComplianceFlags(cmd *cobra.Command, comp *ipa.Compliance) {
+	cmd.Flags().StringVar(&comp.MinSDK, "min-sdk", "", "App Store minimum SDK version for findings, e.g. 26.0 (IPA; default 26.0, required since April 2026)")
+	cmd.Flags().StringVar(&comp.MinXcode, "min-xcode", "", "App Store minimum DTXcode for findings, e.g. 2600 (IPA; default 2600, Xcode 26)")
+}
+
+// validateCompliance checks --min-sdk and --min-xcode are dotted numbers.
+func validateCompliance(comp ipa.Compliance) error {
+	for flag, v := range map[string]string{"--min-sdk": comp.MinSDK, "--min-xcode": comp.MinXcode} {
+		if v == "" {
+			continue
+		}
+		for _, part := range strings.Split(v, ".") {
+			if _, err := strconv.ParseUint(part, 10, 32); err != nil {
+				return usagef("%s %q: give a version such as 26.0 (SDK) or 2600 (Xcode)", flag, v)
+			}
+		}
+	}
+	return nil
+}
+
+// printIPAInspection prints every bundle, outermost first, then the
+// findings with their severity.
+func printIPAInspection(w *tabwriter.Writer, insp *ipa.Inspection) {
+	for i, b := range insp.Bundles {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "bundle\t%s (%s)\n", b.Path, b.Kind)
+		fmt.Fprintf(w, "bundle id\t%s\n", dash(b.BundleID))
+		fmt.Fprintf(w, "version\t%s\nbuild\t%s\n", dash(b.Version), dash(b.Build))
+		fmt.Fprintf(w, "team id\t%s\n", dash(b.TeamID))
+		if s := b.Signing; s != nil {
+			fmt.Fprintf(w, "certificate\t%s (team %s, expires %s, sha256 %s)\n", s.CommonName, dash(s.TeamID), s.NotAfter.Format(time.DateOnly), s.SHA256)
+		} else {
+			fmt.Fprintln(w, "certificate\tnone (ad-hoc or unsigned)")
+		}
+		if len(b.Entitlements) > 0 {
+			fmt.Fprintf(w, "entitlements\t%s\n", formatEntitlements(b.Entitlements))
+		}
+		if p := b.Profile; p != nil {
+			fmt.Fprintf(w, "profile\t%q (team %s, expires %s)\n", p.Name, dash(p.TeamID), p.Expires.Format(time.DateOnly))
+			fmt.Fprintf(w, "profile entitlements\t%s\n", formatEntitlements(p.Entitlements))
+		}
+		minOS := b.MinOS
+		var archs []string
+		for _, sl := range b.Slices {
+			minOS = cmp.Or(minOS, sl.MinOS)
+			a := sl.Arch
+			if sl.Encrypted {
+				a += " (encrypted)"
+			} else if len(sl.HashTypes) > 0 {
+				a += " (" + strings.Join(sl.HashTypes, ", ") + ")"
+			}
+			archs = append(archs, a)
+		}
+		fmt.Fprintf(w, "min OS\t%s\n", dash(minOS))
+		if b.Kind == ipa.KindApp || b.DTSDKName != "" || b.DTXcode != "" {
+			fmt.Fprintf(w, "SDK\t%s\nXcode\t%s\n", dash(b.DTSDKName), dash(b.DTXcode))
+		}
+		fmt.Fprintf(w, "executable\t%s: %s\n", b.Executable, strings.Join(archs, ", "))
+		for _, l := range b.Libraries {
+			fmt.Fprintf(w, "library\t%s\n", l)
+		}
+	}
+	if len(insp.Findings) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, f := range insp.Findings {
+		fmt.Fprintf(w, "%s\t%s: %s [%s]\n", f.Severity, f.Bundle, f.Message, f.Code)
+	}
+}
+
+// formatEntitlements prints entitlements as key=value, sorted by key.
+func formatEntitlements(ents map[string]any) string {
+	keys := slices.Sorted(maps.Keys(ents))
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%v", k, ents[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// verifyIPA checks every bundle; the error names the bundle and what
+// failed.
+func (c *CLI) verifyIPA(ctx context.Context, path, rootsPath string) error {
+	var roots *x509.CertPool
+	if rootsPath != "" {
+		var err error
+		if roots, err = readRoots(rootsPath); err != nil {
+			return err
+		}
+	}
+	res, err := ipa.Verify(ctx, path, ipa.VerifyOptions{Roots: roots})
+	if err != nil {
+		return fmt.Errorf("%s does not verify: %w", path, err)
+	}
+	return c.print(res, func(w *tabwriter.Writer) {
+		for _, b := range res.Bundles {
+			signer := b.Signer
+			if signer == "" {
+				signer = "ad-hoc"
+			}
+			fmt.Fprintf(w, "%s\tverified: %s, %s, team %s, %s\n", b.Path, dash(b.BundleID), signer, dash(b.TeamID), strings.Join(b.HashTypes, "+"))
+			for _, l := range b.Libraries {
+				fmt.Fprintf(w, "%s\tverified\n", l)
+			}
+		}
+		if roots != nil {
+			fmt.Fprintf(w, "chain\tevery signing certificate chains to %s\n", rootsPath)
+		}
+	})
+}
+
+// readRoots reads a PEM file of CA certificates.
+func readRoots(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read --roots: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("--roots %s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// resignIPA builds an iOS rollback: versions raised in the app and every
+// nested app and extension, every bundle re-signed innermost first.
+func (c *CLI) resignIPA(ctx context.Context, o resignFlags) error {
+	if err := ipa.CheckVersion(o.version); err != nil {
+		return usageError{fmt.Errorf("--version: %w", err)}
+	}
+	if err := ipa.CheckBuild(o.buildNumber); err != nil {
+		return usageError{fmt.Errorf("--build-number: %w", err)}
+	}
+	if err := validateCompliance(o.compliance); err != nil {
+		return err
+	}
+	switch {
+	case o.identity != "" && o.signerCommand != "":
+		return usagef("give either --identity (a .p12) or --signer-command with --signer-cert-chain, not both")
+	case o.identity == "" && o.signerCommand == "":
+		return usagef("no signing identity: give --identity FILE.p12 with --identity-pass env:NAME, or --signer-command CMD with --signer-cert-chain FILE")
+	case o.signerCommand != "" && o.signerChain == "":
+		return usagef("--signer-command needs --signer-cert-chain FILE, the PEM certificate chain of its key, leaf first")
+	case o.identity != "" && o.signerChain != "":
+		return usagef("--signer-cert-chain goes with --signer-command; a .p12 identity carries its own chain")
+	case o.identity == "" && o.identityPass != "":
+		return usagef("--identity-pass goes with --identity")
+	}
+	opts := ipa.ResignOptions{Version: o.version, Build: o.buildNumber, Compliance: o.compliance}
+	if o.identity != "" {
+		pass, err := c.readSecret("--identity-pass", o.identityPass)
+		if err != nil {
+			return err
+		}
+		p12, err := os.ReadFile(o.identity)
+		if err != nil {
+			return fmt.Errorf("read identity: %w", err)
+		}
+		if opts.Identity, err = ipa.LoadIdentity(p12, pass); err != nil {
+			return fmt.Errorf("identity %s: %w", o.identity, err)
+		}
+	} else {
+		if _, err := ipa.SplitCommand(o.signerCommand); err != nil {
+			return usageError{fmt.Errorf("--signer-command: %w", err)}
+		}
+		pemChain, err := os.ReadFile(o.signerChain)
+		if err != nil {
+			return fmt.Errorf("read --signer-cert-chain: %w", err)
+		}
+		if opts.SignerChain, err = ipa.LoadCertChain(pemChain); err != nil {
+			return fmt.Errorf("--signer-cert-chain %s: %w", o.signerChain, err)
+		}
+		opts.SignerCommand = o.signerCommand
+	}
+	if len(o.profiles) > 0 {
+		opts.Profiles = map[string][]byte{}
+	}
+	for _, spec := range o.profiles {
+		id, file, ok := strings.Cut(spec, "=")
+		if !ok || id == "" || file == "" {
+			return usagef("--profile %q: give BUNDLE_ID=FILE.mobileprovision", spec)
+		}
+		if _, dup := opts.Profiles[id]; dup {
+			return usagef("--profile: two profiles for %s", id)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("read profile for %s: %w", id, err)
+		}
+		opts.Profiles[id] = b
+	}
+	rep, err := ipa.Resign(ctx, o.in, o.out, opts)
+	if err != nil {
+		return fmt.Errorf("resign %s: %w", o.in, err)
+	}
+	var size int64
+	if st, err := os.Stat(o.out); err == nil {
+		size = st.Size()
+	}
+	return c.print(rep, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "wrote\t%s (%s)\n", o.out, humanBytes(size))
+		for _, b := range rep.Bundles {
+			if b.Kind == ipa.KindApp {
+				fmt.Fprintf(w, "bundle id\t%s\nversion\t%s → %s\nbuild\t%s → %s\n", b.BundleID, b.OldVersion, b.Version, b.OldBuild, b.Build)
+			}
+		}
+		for _, b := range rep.Bundles {
+			profile := ""
+			switch {
+			case b.Profile != "" && b.ProfileNew:
+				profile = fmt.Sprintf(", profile %q (new)", b.Profile)
+			case b.Profile != "":
+				profile = fmt.Sprintf(", profile %q (kept)", b.Profile)
+			}
+			fmt.Fprintf(w, "signed\t%s (%s, %s, %s)%s\n", b.Path, b.BundleID, strings.Join(b.Architecture, "+"), strings.Join(b.HashTypes, "+"), profile)
+		}
+		for _, f := range rep.Findings {
+			fmt.Fprintf(w, "warning\t%s: %s [%s]\n", f.Bundle, f.Message, f.Code)
+		}
+	})
 }

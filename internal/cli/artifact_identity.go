@@ -9,6 +9,7 @@ import (
 	"github.com/ripcordhq/ripcord/internal/aab"
 	"github.com/ripcordhq/ripcord/internal/apk"
 	"github.com/ripcordhq/ripcord/internal/apk/apkzip"
+	"github.com/ripcordhq/ripcord/internal/ipa"
 )
 
 // artifactIdentity is what an artifact says about itself.
@@ -52,6 +53,14 @@ func readArtifactIdentity(ctx context.Context, path string) (id artifactIdentity
 		}
 		return artifactIdentity{Kind: kind, Platform: ripcord.Android, StoreID: base.Package, Version: base.VersionName,
 			BuildNumber: strconv.FormatInt(*base.VersionCode, 10)}, true, nil
+	case "ipa":
+		// The main app's Info.plist; extensions carry the same versions
+		// (artifact inspect reports any that differ).
+		app, err := ipa.ReadAppIdentity(ctx, path, ipa.Limits{})
+		if err != nil {
+			return id, false, fmt.Errorf("read %s: %w", path, err)
+		}
+		return artifactIdentity{Kind: kind, Platform: ripcord.IOS, StoreID: app.BundleID, Version: app.Version, BuildNumber: app.Build}, true, nil
 	}
 	return id, false, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/ripcordhq/ripcord/internal/apk/apktest"
+	"github.com/ripcordhq/ripcord/internal/ipa/ipatest"
 	"github.com/ripcordhq/ripcord/internal/testenv"
 )
 
@@ -98,6 +99,10 @@ func checkFixture(ts *testscript.TestScript, err error) {
 	if errors.As(err, &me) {
 		missing(ts, me.What)
 	}
+	var ie *ipatest.MissingError
+	if errors.As(err, &ie) {
+		missing(ts, ie.What)
+	}
 	ts.Check(err)
 }
 
@@ -125,7 +130,13 @@ func cmdNeed(ts *testscript.TestScript, neg bool, args []string) {
 			}
 			continue
 		}
-		_, err := apktest.Tool(name)
+		var err error
+		switch name {
+		case "go", "openssl", "llvm-lipo":
+			_, err = ipatest.Tool(name)
+		default:
+			_, err = apktest.Tool(name)
+		}
 		checkFixture(ts, err)
 	}
 }

@@ -63,9 +63,23 @@ func TestMain(m *testing.M) {
 //	                        write an unsigned bundle
 //	flip-byte FILE OFFSET|ENTRY+N
 //	                        invert one byte of FILE
+//
+// and, for IPAs (ipa_test.go, on internal/ipa/ipatest; built once per test
+// binary too):
+//
+//	make-identity DIR       write the test CA, the distribution identities
+//	                        (dist.p12, old.p12, other.p12; password s3cret),
+//	                        dist-key.pem, dist-chain.pem and App Store
+//	                        profiles app/share/clip.mobileprovision
+//	make-ipa [-sdk NAME] [-profile-days N] [-encrypted] [-entitlement K=V]
+//	         [-without-profile BUNDLE_ID] [-profiles-list-new] DIR NAME version build
+//	                        write an IPA signed by old.p12's identity
+//	cms-verify IPA CA.pem N openssl cms -verify accepts all N signatures
+//	zip-put ZIP ENTRY TEXT  replace (or add) one entry's content
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	fx := newAndroidFixtures(t.TempDir())
+	ios := newIOSFixtures(t.TempDir())
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
@@ -78,15 +92,19 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits":       cmdExits,
-			"serve-bg":    cmdServeBg,
-			"token-env":   cmdTokenEnv,
-			"sqlite-exec": cmdSQLiteExec,
-			"need":        cmdNeed,
-			"make-keys":   fx.cmdMakeKeys,
-			"make-apk":    fx.cmdMakeAPK,
-			"make-aab":    fx.cmdMakeAAB,
-			"flip-byte":   cmdFlipByte,
+			"exits":         cmdExits,
+			"serve-bg":      cmdServeBg,
+			"token-env":     cmdTokenEnv,
+			"sqlite-exec":   cmdSQLiteExec,
+			"need":          cmdNeed,
+			"make-keys":     fx.cmdMakeKeys,
+			"make-apk":      fx.cmdMakeAPK,
+			"make-aab":      fx.cmdMakeAAB,
+			"flip-byte":     cmdFlipByte,
+			"make-identity": ios.cmdMakeIdentity,
+			"make-ipa":      ios.cmdMakeIPA,
+			"cms-verify":    cmdCMSVerify,
+			"zip-put":       cmdZipPut,
 		},
 	})
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package ipa
+package ipa_test
 
 import (
 	"os"
@@ -10,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ripcordhq/ripcord/internal/ipa"
+	"github.com/ripcordhq/ripcord/internal/ipa/ipatest"
 )
 
 // BenchmarkResign100MB re-signs an IPA of about 100 MB: the app, the
@@ -17,14 +20,14 @@ import (
 // random) and 1,500 incompressible resources of 40 KB. It reports the IPA size and the peak heap
 // above what was live before (uncollected garbage included).
 func BenchmarkResign100MB(b *testing.B) {
-	fx := newFixture(b, fixtureOpts{bigExe: 24 << 20, resources: 1500, resSize: 40 << 10})
-	st, err := os.Stat(fx.in)
+	fx := newFixture(b, ipatest.Options{BigExe: 24 << 20, Resources: 1500, ResSize: 40 << 10})
+	st, err := os.Stat(fx.Path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	opts := fx.opts(b)
-	out := filepath.Join(fx.dir, "out.ipa")
-	fx.entries = nil // the fixture's own copies are not Resign's memory
+	opts := resignOpts(b, fx)
+	out := filepath.Join(fx.Dir, "out.ipa")
+	fx.Entries = nil // the fixture's own copies are not Resign's memory
 	runtime.GC()
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(sample)
@@ -50,7 +53,7 @@ func BenchmarkResign100MB(b *testing.B) {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := Resign(b.Context(), fx.in, out, opts); err != nil {
+		if _, err := ipa.Resign(b.Context(), fx.Path, out, opts); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -28,20 +28,6 @@ func FuzzSetVersions(f *testing.F) {
 	})
 }
 
-func FuzzParseProfile(f *testing.F) {
-	p := newPKI(f)
-	f.Add(p.makeProfile(f, profileSpec{name: "n", team: "T", appID: "T.*", expires: time.Unix(2e9, 0)}))
-	f.Add([]byte{0x30, 0x80, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02, 0xa0, 0x80, 0x00, 0x00, 0x00, 0x00})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		prof, err := ParseProfile(b)
-		if err != nil {
-			return
-		}
-		_ = prof.Covers("com.example")
-		_ = CheckEntitlements(prof.Entitlements, prof.Entitlements)
-	})
-}
-
 func FuzzParseCodeResources(f *testing.F) {
 	in := &resourceInput{
 		files:    map[string]fileHash{"a": hashBytes([]byte("a")), "en.lproj/x": hashBytes(nil)},
