@@ -71,7 +71,7 @@ func (c *CLI) appCmd() *cobra.Command {
 				return c.printApp(a)
 			})
 		}}
-	cmd.AddCommand(create, list, show)
+	cmd.AddCommand(create, list, show, c.appCredentialsCmd())
 	return cmd
 }
 

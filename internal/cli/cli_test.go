@@ -76,10 +76,19 @@ func TestMain(m *testing.M) {
 //	                        write an IPA signed by old.p12's identity
 //	cms-verify IPA CA.pem N openssl cms -verify accepts all N signatures
 //	zip-put ZIP ENTRY TEXT  replace (or add) one entry's content
+//
+// and, for `ripcord app credentials` (credentials_test.go):
+//
+//	make-credentials DIR    write an App Store Connect key, a Play service
+//	                        account, Android keystores and an iOS identity
+//	                        and profiles for com.acme.shop into DIR
+//
+// serve-bg uses $RIPCORD_SECRET_KEY as the server's secret key when set.
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	fx := newAndroidFixtures(t.TempDir())
 	ios := newIOSFixtures(t.TempDir())
+	creds := newCredentialFixtures(t)
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
@@ -92,19 +101,20 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits":         cmdExits,
-			"serve-bg":      cmdServeBg,
-			"token-env":     cmdTokenEnv,
-			"sqlite-exec":   cmdSQLiteExec,
-			"need":          cmdNeed,
-			"make-keys":     fx.cmdMakeKeys,
-			"make-apk":      fx.cmdMakeAPK,
-			"make-aab":      fx.cmdMakeAAB,
-			"flip-byte":     cmdFlipByte,
-			"make-identity": ios.cmdMakeIdentity,
-			"make-ipa":      ios.cmdMakeIPA,
-			"cms-verify":    cmdCMSVerify,
-			"zip-put":       cmdZipPut,
+			"exits":            cmdExits,
+			"serve-bg":         cmdServeBg,
+			"token-env":        cmdTokenEnv,
+			"sqlite-exec":      cmdSQLiteExec,
+			"need":             cmdNeed,
+			"make-keys":        fx.cmdMakeKeys,
+			"make-apk":         fx.cmdMakeAPK,
+			"make-aab":         fx.cmdMakeAAB,
+			"flip-byte":        cmdFlipByte,
+			"make-identity":    ios.cmdMakeIdentity,
+			"make-ipa":         ios.cmdMakeIPA,
+			"cms-verify":       cmdCMSVerify,
+			"zip-put":          cmdZipPut,
+			"make-credentials": creds.cmdMakeCredentials,
 		},
 	})
 }
@@ -141,6 +151,7 @@ func cmdServeBg(ts *testscript.TestScript, neg bool, args []string) {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DatabaseURL = ts.Getenv("RIPCORD_DATABASE_URL")
 	cfg.Artifacts.URL = ts.Getenv("RIPCORD_ARTIFACTS_URL")
+	cfg.SecretKey = scriptSecretKey(ts)
 	logFile, err := os.Create(ts.MkAbs("serve.log"))
 	ts.Check(err)
 	logger, err := logging.New(logFile, "text", "info")

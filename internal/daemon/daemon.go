@@ -25,6 +25,7 @@ import (
 	"github.com/ripcordhq/ripcord/internal/buildinfo"
 	"github.com/ripcordhq/ripcord/internal/catalog"
 	"github.com/ripcordhq/ripcord/internal/config"
+	"github.com/ripcordhq/ripcord/internal/credentials"
 	"github.com/ripcordhq/ripcord/internal/healthwatch"
 	"github.com/ripcordhq/ripcord/internal/httpapi"
 	"github.com/ripcordhq/ripcord/internal/jobs"
@@ -57,11 +58,14 @@ type Daemon struct {
 	Catalog   *catalog.Service
 	Access    *access.Service
 	Health    *healthwatch.Service
-	jobs      storage.JobClient
-	registry  *prometheus.Registry
-	handler   http.Handler
-	server    *http.Server
-	listener  net.Listener
+	// Credentials holds the apps' store credentials and signing material;
+	// later services open material through it.
+	Credentials *credentials.Service
+	jobs        storage.JobClient
+	registry    *prometheus.Registry
+	handler     http.Handler
+	server      *http.Server
+	listener    net.Listener
 }
 
 // Options are what Open takes beyond the configuration file's settings;
@@ -114,9 +118,19 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	d.Catalog = catalog.New(catalog.Config{Store: d.Store, Artifacts: d.Artifacts, MaxArtifactBytes: cfg.Artifacts.MaxBytes, Logger: logger})
 	d.Access = access.New(d.Store, nil)
 	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now})
+	if d.Credentials, err = credentials.New(credentials.Config{Store: d.Store, SecretKey: cfg.SecretKey, Now: opts.Now, Logger: logger}); err != nil {
+		return nil, err
+	}
+	// Refuse to start when stored credentials cannot be decrypted (no key,
+	// or another key): better now than in the middle of a rollback.
+	if err := d.Credentials.CheckKey(ctx); err != nil {
+		return nil, fmt.Errorf("refusing to start: %w", err)
+	}
 
+	d.registry = prometheus.NewRegistry()
+	expiring := jobs.NewCredentialsExpiringGauge()
 	workers := river.NewWorkers()
-	periodic := jobs.Register(workers, jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now})
+	periodic := jobs.Register(workers, jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now, CredentialsExpiring: expiring})
 	d.jobs, err = d.Store.NewJobClient(&river.Config{
 		Logger:       logger,
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},
@@ -130,8 +144,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		return nil, err
 	}
 
-	d.registry = prometheus.NewRegistry()
-	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.registry.MustRegister(expiring, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	bi := buildinfo.Read()
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ripcord_build_info", Help: "Build of the running binary; the value is always 1."},
 		[]string{"version", "revision", "go_version", "database"})
@@ -139,7 +152,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	d.registry.MustRegister(info, &jobCollector{store: d.Store, logger: logger})
 
 	d.handler = httpapi.NewHandler(httpapi.Config{
-		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Ready: d.ready, Registry: d.registry,
+		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
 		SentryRate: opts.SentryRate, SentryBurst: opts.SentryBurst, Now: opts.Now,
 	})
@@ -299,3 +312,6 @@ func (c *jobCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(jc.Count), jc.Kind, jc.State)
 	}
 }
+
+// Config is the configuration the daemon was opened with.
+func (d *Daemon) Config() *config.Config { return d.cfg }

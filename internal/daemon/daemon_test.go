@@ -47,6 +47,13 @@ func setup(t testing.TB, tweak ...func(*config.Config)) *testBundle {
 // setupWith is setup with daemon options (a clock, rate limits).
 func setupWith(t testing.TB, opts daemon.Options, tweak ...func(*config.Config)) *testBundle {
 	t.Helper()
+	return setupLogged(t, opts, io.Discard, tweak...)
+}
+
+// setupLogged is setupWith logging at debug level to logs, for tests that
+// read what the server logged.
+func setupLogged(t testing.TB, opts daemon.Options, logs io.Writer, tweak ...func(*config.Config)) *testBundle {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
@@ -56,7 +63,7 @@ func setupWith(t testing.TB, opts daemon.Options, tweak ...func(*config.Config))
 	for _, f := range tweak {
 		f(cfg)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	d, err := daemon.OpenWith(ctx, cfg, logger, opts)
 	require.NoError(t, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/ripcordhq/ripcord"
 	"github.com/ripcordhq/ripcord/internal/access"
 	"github.com/ripcordhq/ripcord/internal/catalog"
+	"github.com/ripcordhq/ripcord/internal/credentials"
 	"github.com/ripcordhq/ripcord/internal/healthwatch"
 	"github.com/ripcordhq/ripcord/internal/sentry"
 	"github.com/ripcordhq/ripcord/internal/storage"
@@ -56,6 +57,14 @@ type Health interface {
 	IngestEnvelope(ctx context.Context, p *storage.SentryProject, env *sentry.Envelope) (*healthwatch.EnvelopeResult, error)
 }
 
+// Credentials stores, lists and deletes apps' store credentials and signing
+// material. Nothing here returns material: the API never shows a secret.
+type Credentials interface {
+	Put(ctx context.Context, app, kind string, m credentials.Material) (*credentials.Credential, error)
+	List(ctx context.Context, app string) ([]*credentials.Credential, error)
+	Delete(ctx context.Context, app, kind string) (*credentials.Credential, error)
+}
+
 // AuditReader pages through the audit log.
 type AuditReader interface {
 	AuditList(ctx context.Context, afterSeq int64, limit int, target string) ([]ripcord.AuditEntry, error)
@@ -70,7 +79,9 @@ type Config struct {
 	Access  Access      // required
 	Audit   AuditReader // required
 	Health  Health      // required
-	Ready   Readiness   // required
+	// Credentials manages store credentials and signing material. Required.
+	Credentials Credentials
+	Ready       Readiness // required
 	// Registry receives the HTTP metrics; the daemon registers job and build
 	// metrics on it too. Required.
 	Registry *prometheus.Registry
@@ -96,6 +107,7 @@ type handler struct {
 	access         Access
 	audit          AuditReader
 	health         Health
+	credentials    Credentials
 	ready          Readiness
 	maxBody        int64
 	requestTimeout time.Duration
@@ -138,6 +150,9 @@ func (h *handler) routes() []route {
 		{method: "GET", pattern: "/api/v1/apps/{app}/builds", role: ripcord.RoleViewer, fn: h.buildList},
 		{method: "POST", pattern: "/api/v1/apps/{app}/builds", role: ripcord.RoleEngineer, streaming: true, fn: h.buildUpload},
 		{method: "GET", pattern: "/api/v1/apps/{app}/builds/{id}", role: ripcord.RoleViewer, fn: h.buildGet},
+		{method: "GET", pattern: "/api/v1/apps/{app}/credentials", role: ripcord.RoleViewer, fn: h.credentialList},
+		{method: "PUT", pattern: "/api/v1/apps/{app}/credentials/{kind}", role: ripcord.RoleAdmin, fn: h.credentialPut},
+		{method: "DELETE", pattern: "/api/v1/apps/{app}/credentials/{kind}", role: ripcord.RoleAdmin, fn: h.credentialDelete},
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases", role: ripcord.RoleViewer, fn: h.releaseList},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases", role: ripcord.RoleReleaseManager, fn: h.releaseCreate},
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}", role: ripcord.RoleViewer, fn: h.releaseGet},
@@ -157,7 +172,7 @@ func (h *handler) routes() []route {
 // check and request timeout around each protected route.
 func NewHandler(cfg Config) http.Handler {
 	h := &handler{
-		catalog: cfg.Catalog, access: cfg.Access, audit: cfg.Audit, health: cfg.Health, ready: cfg.Ready,
+		catalog: cfg.Catalog, access: cfg.Access, audit: cfg.Audit, health: cfg.Health, credentials: cfg.Credentials, ready: cfg.Ready,
 		maxBody:        cmp.Or(cfg.MaxBodyBytes, 1<<20),
 		requestTimeout: cmp.Or(cfg.RequestTimeout, 30*time.Second),
 		logger:         cmp.Or(cfg.Logger, slog.Default()),

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
 	"github.com/ripcordhq/ripcord/internal/blob"
@@ -22,6 +23,9 @@ type Deps struct {
 	Artifacts *blob.Store
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// CredentialsExpiring receives the expiry check's findings; nil
+	// only logs them. See NewCredentialsExpiringGauge.
+	CredentialsExpiring *prometheus.GaugeVec
 }
 
 // Register adds every worker to workers and returns the periodic jobs to
@@ -33,12 +37,16 @@ func Register(workers *river.Workers, d Deps) []*river.PeriodicJob {
 	}
 	river.AddWorker(workers, NewArtifactSweepWorker(d))
 	river.AddWorker(workers, NewSentryStatePruneWorker(d))
+	river.AddWorker(workers, NewCredentialExpiryWorker(d))
 	return []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return ArtifactSweepArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}),
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return SentryStatePruneArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(24*time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return CredentialExpiryArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}),
 	}
 }

@@ -138,6 +138,12 @@ type Queries interface {
 	// SentryProjectList lists an app's Sentry projects ordered by platform;
 	// appID 0 lists every app's.
 	SentryProjectList(ctx context.Context, appID int64) ([]SentryProject, error)
+
+	// CredentialGet returns an app's credential of a kind, or ErrNotFound.
+	CredentialGet(ctx context.Context, appID int64, kind string) (*Credential, error)
+	// CredentialList lists an app's credentials ordered by kind; appID 0
+	// lists every app's, ordered by app and kind.
+	CredentialList(ctx context.Context, appID int64) ([]Credential, error)
 }
 
 // Tx is a read-write transaction.
@@ -196,6 +202,13 @@ type Tx interface {
 	// before the given time, when no SDK can still send updates for it, and
 	// reports how many rows went.
 	SentryStatePrune(ctx context.Context, before time.Time) (sessions, events int64, err error)
+
+	// CredentialPut stores c, replacing the app's credential of the same
+	// kind if there is one (an upsert keyed by app and kind).
+	CredentialPut(ctx context.Context, c *Credential) error
+	// CredentialDelete removes an app's credential of a kind; ErrNotFound
+	// when there is none.
+	CredentialDelete(ctx context.Context, appID int64, kind string) error
 
 	// JobInsert enqueues a job that runs only if the transaction commits.
 	JobInsert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
@@ -319,4 +332,17 @@ type SentryDeviceParams struct {
 type SentryDeviceResult struct {
 	New        bool // the device was not in the release's set
 	FirstCrash bool // the device's first crash on the release
+}
+
+// Credential is an app's store credential or signing material as stored:
+// the secret sealed by the service (the database never sees it in the
+// clear) and non-secret facts about it for listings and expiry checks.
+type Credential struct {
+	AppID      int64
+	Kind       string    // e.g. "asc_api_key", "ios_profile:com.acme.shop"
+	Ciphertext []byte    // sealed by internal/secretbox, bound to (AppID, Kind)
+	Metadata   string    // JSON object of non-secret facts
+	ExpiresAt  time.Time // zero when the material does not expire
+	CreatedBy  string
+	UpdatedAt  time.Time
 }

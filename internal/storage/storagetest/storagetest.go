@@ -47,6 +47,7 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("SentrySessions", func(t *testing.T) { t.Parallel(); testSentrySessions(t, h) })
 	t.Run("SentrySessionsConcurrent", func(t *testing.T) { t.Parallel(); testSentrySessionsConcurrent(t, h) })
 	t.Run("SentryDevicesAndEvents", func(t *testing.T) { t.Parallel(); testSentryDevicesAndEvents(t, h) })
+	t.Run("Credentials", func(t *testing.T) { t.Parallel(); testCredentials(t, h) })
 }
 
 // migrated opens a store and migrates it to the latest schema.
@@ -717,4 +718,67 @@ func testSentryStatePrune(t *testing.T, h Harness) {
 		require.True(t, res.Duplicate, "recent state is kept")
 		return err
 	})
+}
+
+// testCredentials checks the upsert, listings (per app and across apps),
+// a nullable expiry, binary ciphertexts with every byte value, deletion,
+// and that an app's credentials go with it.
+func testCredentials(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	shop, other := createApp(t, s, "shop"), createApp(t, s, "other")
+	blob := make([]byte, 256)
+	for i := range blob {
+		blob[i] = byte(i)
+	}
+	put := func(c storage.Credential) {
+		t.Helper()
+		inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.CredentialPut(ctx, &c) })
+	}
+	asc := storage.Credential{AppID: shop.ID, Kind: "asc_api_key", Ciphertext: blob, Metadata: `{"key_id":"ABC"}`, CreatedBy: "token:admin", UpdatedAt: t0}
+	put(asc)
+	profile := storage.Credential{AppID: shop.ID, Kind: "ios_profile:com.example.shop", Ciphertext: []byte{1, 2, 3}, Metadata: `{}`,
+		ExpiresAt: t0.Add(30 * 24 * time.Hour), CreatedBy: "token:admin", UpdatedAt: t0}
+	put(profile)
+	put(storage.Credential{AppID: other.ID, Kind: "play_service_account", Ciphertext: []byte{9}, Metadata: `{}`, CreatedBy: "local:root", UpdatedAt: t0})
+
+	got, err := s.CredentialGet(ctx, shop.ID, "asc_api_key")
+	require.NoError(t, err)
+	require.Equal(t, &asc, got, "every byte value round-trips; no expiry reads back as zero")
+	got, err = s.CredentialGet(ctx, shop.ID, profile.Kind)
+	require.NoError(t, err)
+	require.True(t, got.ExpiresAt.Equal(profile.ExpiresAt), "expires_at %v", got.ExpiresAt)
+	_, err = s.CredentialGet(ctx, shop.ID, "play_service_account")
+	require.ErrorIs(t, err, storage.ErrNotFound, "credentials are per app")
+
+	replaced := asc
+	replaced.Ciphertext, replaced.Metadata, replaced.CreatedBy, replaced.UpdatedAt = []byte{7, 7}, `{"key_id":"DEF"}`, "token:other", t0.Add(time.Hour)
+	replaced.ExpiresAt = t0.Add(time.Hour)
+	put(replaced)
+	got, err = s.CredentialGet(ctx, shop.ID, "asc_api_key")
+	require.NoError(t, err)
+	require.Equal(t, &replaced, got, "a second put of the same kind replaces the first")
+
+	list, err := s.CredentialList(ctx, shop.ID)
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	require.Equal(t, []string{"asc_api_key", "ios_profile:com.example.shop"}, []string{list[0].Kind, list[1].Kind})
+	all, err := s.CredentialList(ctx, 0)
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error {
+		return tx.CredentialDelete(ctx, shop.ID, "asc_api_key")
+	})
+	_, err = s.CredentialGet(ctx, shop.ID, "asc_api_key")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	err = s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+		return tx.CredentialDelete(ctx, shop.ID, "asc_api_key")
+	})
+	require.ErrorIs(t, err, storage.ErrNotFound)
+
+	err = s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+		return tx.CredentialPut(ctx, &storage.Credential{AppID: 9999, Kind: "asc_api_key", Ciphertext: []byte{1}, Metadata: `{}`, CreatedBy: "x", UpdatedAt: t0})
+	})
+	require.Error(t, err, "a credential needs an existing app")
 }
