@@ -783,7 +783,7 @@ func startV1Digests(ctx context.Context, r io.ReaderAt, a *apkzip.Archive, v *ve
 			}
 		}
 	}
-	var todo []*apkzip.Entry
+	var pending []*apkzip.Entry
 	for _, e := range a.Entries {
 		if !apksig.V1Digested(e.Name) || e.Name == "AndroidManifest.xml" {
 			continue
@@ -795,7 +795,7 @@ func startV1Digests(ctx context.Context, r io.ReaderAt, a *apkzip.Archive, v *ve
 		}
 		ch := make(chan struct{})
 		d.done[e.Name] = ch
-		todo = append(todo, e)
+		pending = append(pending, e)
 	}
 	next := make(chan *apkzip.Entry)
 	for range runtime.GOMAXPROCS(0) {
@@ -814,7 +814,7 @@ func startV1Digests(ctx context.Context, r io.ReaderAt, a *apkzip.Archive, v *ve
 	}
 	go func() {
 		defer close(next)
-		for _, e := range todo {
+		for _, e := range pending {
 			select {
 			case next <- e:
 			case <-ctx.Done():

@@ -380,13 +380,13 @@ func pickHash(attrs map[string]string, suffix string) (crypto.Hash, string, bool
 // checkEntryDigests inflates every digested entry on all cores and compares
 // it with the manifest. Larger entries go first so the cores finish together.
 func checkEntryDigests(ctx context.Context, r io.ReaderAt, a *apkzip.Archive, s V1Signer) error {
-	var todo []*apkzip.Entry
+	var pending []*apkzip.Entry
 	for _, e := range a.Entries {
 		if V1Digested(e.Name) {
-			todo = append(todo, e)
+			pending = append(pending, e)
 		}
 	}
-	sort.SliceStable(todo, func(i, j int) bool { return todo[i].UncompressedSize > todo[j].UncompressedSize })
+	sort.SliceStable(pending, func(i, j int) bool { return pending[i].UncompressedSize > pending[j].UncompressedSize })
 	next := make(chan *apkzip.Entry)
 	var (
 		wg    sync.WaitGroup
@@ -417,7 +417,7 @@ func checkEntryDigests(ctx context.Context, r io.ReaderAt, a *apkzip.Archive, s 
 			}
 		}()
 	}
-	for _, e := range todo {
+	for _, e := range pending {
 		if ctx.Err() != nil {
 			break
 		}
