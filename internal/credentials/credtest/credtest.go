@@ -15,7 +15,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -27,8 +26,9 @@ import (
 
 	"github.com/pavlo-v-chernykh/keystore-go/v4"
 	"github.com/stretchr/testify/require"
-	"howett.net/plist"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/ripcordhq/ripcord/internal/ipa/ipatest"
 )
 
 // Fixed values of the generated material.
@@ -148,85 +148,9 @@ func PlayServiceAccount(tb testing.TB) []byte {
 // as Apple signs real ones.
 func Profile(tb testing.TB, name, appID string, cert *x509.Certificate, expires time.Time) []byte {
 	tb.Helper()
-	doc := map[string]any{
-		"Name": name, "UUID": "6f1c2c1e-0000-4000-8000-000000000001", "TeamIdentifier": []string{TeamID},
-		"TeamName": "Acme Shop", "AppIDName": "Shop", "CreationDate": time.Now().Add(-time.Hour).UTC().Truncate(time.Second),
-		"ExpirationDate": expires.UTC().Truncate(time.Second),
-		"Entitlements": map[string]any{
-			"application-identifier": appID, "com.apple.developer.team-identifier": TeamID, "get-task-allow": false,
-		},
-		"DeveloperCertificates": [][]byte{cert.Raw}, "Platform": []string{"iOS"},
-	}
-	content, err := plist.MarshalIndent(doc, plist.XMLFormat, "\t")
-	require.NoError(tb, err)
-	ca, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(tb, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test Apple CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	caDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, ca.Public(), ca)
-	require.NoError(tb, err)
-	caCert, err := x509.ParseCertificate(caDER)
-	require.NoError(tb, err)
-	out, err := signEncapsulated(ca, caCert, content)
-	require.NoError(tb, err)
-	return out
-}
-
-// signEncapsulated wraps content in a CMS SignedData signed by an ECDSA key.
-func signEncapsulated(key crypto.Signer, cert *x509.Certificate, content []byte) ([]byte, error) {
-	d := sha256.Sum256(content)
-	sig, err := key.Sign(rand.Reader, d[:], crypto.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	type algID struct {
-		Algorithm  asn1.ObjectIdentifier
-		Parameters asn1.RawValue `asn1:"optional"`
-	}
-	sha := algID{Algorithm: asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}}
-	octets, err := asn1.Marshal(content)
-	if err != nil {
-		return nil, err
-	}
-	type issuerSerial struct {
-		Issuer asn1.RawValue
-		Serial *big.Int
-	}
-	type signerInfo struct {
-		Version   int
-		SID       issuerSerial
-		Digest    algID
-		SigAlg    algID
-		Signature []byte
-	}
-	type encap struct {
-		Type    asn1.ObjectIdentifier
-		Content asn1.RawValue
-	}
-	explicit0 := func(b []byte) asn1.RawValue {
-		return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: b}
-	}
-	type signedData struct {
-		Version      int
-		Digests      []algID `asn1:"set"`
-		Encap        encap
-		Certificates asn1.RawValue `asn1:"tag:0"`
-		Signers      []signerInfo  `asn1:"set"`
-	}
-	inner, err := asn1.Marshal(signedData{
-		Version: 1, Digests: []algID{sha},
-		Encap:        encap{Type: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}, Content: explicit0(octets)},
-		Certificates: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: cert.Raw},
-		Signers: []signerInfo{{Version: 1, SID: issuerSerial{Issuer: asn1.RawValue{FullBytes: cert.RawIssuer}, Serial: cert.SerialNumber},
-			Digest: sha, SigAlg: algID{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}}, Signature: sig}},
+	return ipatest.NewPKI(tb).Profile(tb, ipatest.ProfileSpec{
+		Name: name, Team: TeamID, AppID: appID, Expires: expires, Certs: []*x509.Certificate{cert},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return asn1.Marshal(struct {
-		Type    asn1.ObjectIdentifier
-		Content asn1.RawValue
-	}{asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}, explicit0(inner)})
 }
 
 // Set is one app's worth of material, for tests that store everything.
