@@ -88,7 +88,7 @@ func (c *CLI) artifactInspectCmd() *cobra.Command {
 			"findings follow; inspecting succeeds whatever they say.",
 		Args: cobra.ExactArgs(1),
 	}
-	cmd.Flags().IntVar(&minTarget, "min-target-sdk", apk.DefaultMinTargetSdk, "Play's minimum targetSdk for updates, for findings (APK)")
+	cmd.Flags().IntVar(&minTarget, "min-target-sdk", apk.DefaultMinTargetSdk, "Play's minimum targetSdk for updates, for findings (APK and AAB)")
 	addComplianceFlags(cmd, &comp)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		kind, err := artifactKind(args[0])
@@ -138,7 +138,12 @@ func (c *CLI) artifactInspectCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return c.print(info, func(w *tabwriter.Writer) {
+			findings := info.Findings(minTarget)
+			out := struct {
+				*aab.Info
+				Findings []apk.Finding `json:"findings,omitempty"`
+			}{info, findings}
+			return c.print(out, func(w *tabwriter.Writer) {
 				if base := info.Base(); base != nil {
 					fmt.Fprintf(w, "package\t%s\nminSdk\t%d\ntargetSdk\t%d\n", base.Package, base.MinSdk, base.TargetSdk)
 				}
@@ -152,6 +157,7 @@ func (c *CLI) artifactInspectCmd() *cobra.Command {
 				for _, s := range info.Signers {
 					fmt.Fprintf(w, "signer\t%s\n", s)
 				}
+				printFindings(w, findingsText(findings))
 			})
 		}
 		return fmt.Errorf("inspect %s: unexpected artifact kind %q", args[0], kind)
@@ -357,9 +363,15 @@ func (c *CLI) resign(ctx context.Context, o resignFlags) error {
 		if err != nil {
 			return err
 		}
-		return c.print(rep, func(w *tabwriter.Writer) {
+		findings := aab.Findings(rep.After, o.minTargetSdk)
+		out := struct {
+			*aab.Report
+			Findings []apk.Finding `json:"findings,omitempty"`
+		}{rep, findings}
+		return c.print(out, func(w *tabwriter.Writer) {
 			fmt.Fprintf(w, "wrote\t%s (%s)\nversionCode\t%d\nversionName\t%s\nmanifests\t%s\nsigner\t%s\n",
 				o.out, humanBytes(rep.Size), code, o.version, strings.Join(rep.Changed, ", "), rep.Signer)
+			printFindings(w, findingsText(findings))
 		})
 	}
 	rep, err := apk.Resign(ctx, f, size, o.out, apk.ResignOptions{
