@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -95,7 +96,22 @@ func (c *CLI) migrateCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return c.print(ms, func(w *tabwriter.Writer) {
+		type migrationJSON struct {
+			Version   int64      `json:"version"`
+			Name      string     `json:"name"`
+			Applied   bool       `json:"applied"`
+			AppliedAt *time.Time `json:"applied_at,omitempty"`
+		}
+		out := make([]migrationJSON, 0, len(ms))
+		for _, m := range ms {
+			mj := migrationJSON{Version: m.Version, Name: m.Name, Applied: m.Applied}
+			if !m.AppliedAt.IsZero() {
+				at := m.AppliedAt
+				mj.AppliedAt = &at
+			}
+			out = append(out, mj)
+		}
+		return c.print(out, func(w *tabwriter.Writer) {
 			fmt.Fprintln(w, "VERSION\tNAME\tAPPLIED")
 			for _, m := range ms {
 				applied := "pending"
