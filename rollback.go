@@ -1,6 +1,9 @@
 package ripcord
 
-import "strconv"
+import (
+	"strconv"
+	"time"
+)
 
 // RollbackVersion is the version a rollback build of target takes: the next
 // patch above the highest version used so far at or above the target. A
@@ -51,4 +54,54 @@ func NextBuildNumber(p Platform, used []string) (string, error) {
 		return strconv.FormatUint(hi+1, 10), nil
 	}
 	return "", Errorf(EINVALID, "platform %q is not known; use ios or android", p)
+}
+
+// RollbackState is how far a rollback build's preparation has come. The
+// happy path is allocated → signed → uploaded → ready; invalid and
+// not_shippable stop it with a reason.
+type RollbackState string
+
+// Rollback build states.
+const (
+	// RollbackAllocated: version and build number are chosen and reserved.
+	RollbackAllocated RollbackState = "allocated"
+	// RollbackSigned: the re-signed artifact is verified and stored as a build.
+	RollbackSigned RollbackState = "signed"
+	// RollbackUploaded: the store holds the artifact (Play: internal track).
+	RollbackUploaded RollbackState = "uploaded"
+	// RollbackReady: the rollback can be released in one click.
+	RollbackReady RollbackState = "ready"
+	// RollbackInvalid: preparation was refused for a reason someone outside
+	// Ripcord must fix (no signing key, a key that is not the live build's);
+	// preparing again retries from signing with the same version.
+	RollbackInvalid RollbackState = "invalid"
+	// RollbackNotShippable: the artifact was made but a store would refuse
+	// it (e.g. targetSdk below Play's minimum); final.
+	RollbackNotShippable RollbackState = "not_shippable"
+)
+
+// Final reports whether preparation stops at s for good.
+func (s RollbackState) Final() bool { return s == RollbackReady || s == RollbackNotShippable }
+
+// RollbackBuild is a rollback build being prepared for one target release on
+// one platform: the live build's binary (SourceBuildID) re-signed as Version
+// and BuildNumber, with its provenance and checks.
+type RollbackBuild struct {
+	ID               int64
+	AppID            int64
+	Platform         Platform
+	TargetVersion    string // the release the rollback undoes
+	Version          string // the rollback's own version, above the target
+	BuildNumber      string // reserved, above every number used in Ripcord and the store
+	SourceBuildID    int64  // the live build re-signed
+	SourceSHA256     string // its artifact's digest, for provenance
+	State            RollbackState
+	Reason           string // why invalid or not shippable; empty otherwise
+	BuildID          int64  // the produced artifact's build, 0 until signed
+	SHA256           string // the produced artifact's digest
+	SignerCertSHA256 string
+	Findings         string // JSON array of compliance findings
+	StoreRef         string // where the store holds it, e.g. "play:com.acme.shop/qa/126"
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }

@@ -144,6 +144,19 @@ type Queries interface {
 	// CredentialList lists an app's credentials ordered by kind; appID 0
 	// lists every app's, ordered by app and kind.
 	CredentialList(ctx context.Context, appID int64) ([]Credential, error)
+
+	// RollbackBuildGet returns an app's rollback build for a target release
+	// on a platform, or ErrNotFound.
+	RollbackBuildGet(ctx context.Context, appID int64, platform ripcord.Platform, targetVersion string) (*ripcord.RollbackBuild, error)
+	// RollbackVersionsUsed lists every version an app has used on any
+	// platform: its builds', its releases' and its rollback builds'.
+	RollbackVersionsUsed(ctx context.Context, appID int64) ([]string, error)
+	// RollbackBuildNumbersUsed lists every build number an app has used on
+	// a platform: its builds' and its reservations'.
+	RollbackBuildNumbersUsed(ctx context.Context, appID int64, platform ripcord.Platform) ([]string, error)
+	// BuildNumberReservationList lists an app's reservations on a platform,
+	// oldest first.
+	BuildNumberReservationList(ctx context.Context, appID int64, platform ripcord.Platform) ([]BuildNumberReservation, error)
 }
 
 // Tx is a read-write transaction.
@@ -209,6 +222,18 @@ type Tx interface {
 	// CredentialDelete removes an app's credential of a kind; ErrNotFound
 	// when there is none.
 	CredentialDelete(ctx context.Context, appID int64, kind string) error
+
+	// RollbackBuildCreate inserts rb, setting its ID. ErrConflict when the
+	// app already has a rollback build for that platform and target.
+	RollbackBuildCreate(ctx context.Context, rb *ripcord.RollbackBuild) error
+	// RollbackBuildUpdate stores rb's progress (state, reason, produced
+	// build, digests, findings, store reference, updated_at); ErrNotFound
+	// when it does not exist.
+	RollbackBuildUpdate(ctx context.Context, rb *ripcord.RollbackBuild) error
+	// BuildNumberReserve takes a build number for a rollback build.
+	// ErrConflict when the app already has it reserved on that platform, so
+	// two transactions can never both take one number.
+	BuildNumberReserve(ctx context.Context, r BuildNumberReservation) error
 
 	// JobInsert enqueues a job that runs only if the transaction commits.
 	JobInsert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
@@ -345,4 +370,14 @@ type Credential struct {
 	ExpiresAt  time.Time // zero when the material does not expire
 	CreatedBy  string
 	UpdatedAt  time.Time
+}
+
+// BuildNumberReservation is a build number taken for a rollback build before
+// any artifact carries it.
+type BuildNumberReservation struct {
+	AppID       int64
+	Platform    ripcord.Platform
+	BuildNumber string
+	ReservedFor int64 // the rollback build's ID
+	CreatedAt   time.Time
 }

@@ -5,6 +5,7 @@ package storagetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -48,6 +49,8 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("SentrySessionsConcurrent", func(t *testing.T) { t.Parallel(); testSentrySessionsConcurrent(t, h) })
 	t.Run("SentryDevicesAndEvents", func(t *testing.T) { t.Parallel(); testSentryDevicesAndEvents(t, h) })
 	t.Run("Credentials", func(t *testing.T) { t.Parallel(); testCredentials(t, h) })
+	t.Run("RollbackBuilds", func(t *testing.T) { t.Parallel(); testRollbackBuilds(t, h) })
+	t.Run("BuildNumberReservationsConcurrent", func(t *testing.T) { t.Parallel(); testBuildNumberReservationsConcurrent(t, h) })
 }
 
 // migrated opens a store and migrates it to the latest schema.
@@ -781,4 +784,153 @@ func testCredentials(t *testing.T, h Harness) {
 		return tx.CredentialPut(ctx, &storage.Credential{AppID: 9999, Kind: "asc_api_key", Ciphertext: []byte{1}, Metadata: `{}`, CreatedBy: "x", UpdatedAt: t0})
 	})
 	require.Error(t, err, "a credential needs an existing app")
+}
+
+// testRollbackBuilds checks a rollback build's round trip, its uniqueness
+// per app, platform and target, progress updates (the nullable produced
+// build included), the used versions and build numbers, and reservations.
+func testRollbackBuilds(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	a := createApp(t, s, "shop")
+	live := &ripcord.Build{AppID: a.ID, Platform: ripcord.Android, Version: "1.1.0", BuildNumber: "110", SHA256: sha(1), Size: 1, BlobKey: "k1", UploadedBy: "x", CreatedAt: t0}
+	ios := &ripcord.Build{AppID: a.ID, Platform: ripcord.IOS, Version: "1.2.1", BuildNumber: "300", SHA256: sha(2), Size: 1, BlobKey: "k2", UploadedBy: "x", CreatedAt: t0}
+	rel := &ripcord.Release{AppID: a.ID, Version: "1.2.0", CreatedBy: "x", CreatedAt: t0}
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error {
+		for _, b := range []*ripcord.Build{live, ios} {
+			if err := tx.BuildCreate(ctx, b); err != nil {
+				return err
+			}
+		}
+		return tx.ReleaseCreate(ctx, rel)
+	})
+
+	rb := &ripcord.RollbackBuild{AppID: a.ID, Platform: ripcord.Android, TargetVersion: "1.2.0", Version: "1.2.2", BuildNumber: "121",
+		SourceBuildID: live.ID, SourceSHA256: live.SHA256, State: ripcord.RollbackAllocated, CreatedAt: t0, UpdatedAt: t0}
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error {
+		if err := tx.RollbackBuildCreate(ctx, rb); err != nil {
+			return err
+		}
+		return tx.BuildNumberReserve(ctx, storage.BuildNumberReservation{AppID: a.ID, Platform: ripcord.Android, BuildNumber: "121", ReservedFor: rb.ID, CreatedAt: t0})
+	})
+	require.NotZero(t, rb.ID)
+	got, err := s.RollbackBuildGet(ctx, a.ID, ripcord.Android, "1.2.0")
+	require.NoError(t, err)
+	require.Equal(t, rb, got, "a fresh row reads back with no produced build and no findings")
+	require.Equal(t, "[]", got.Findings)
+	_, err = s.RollbackBuildGet(ctx, a.ID, ripcord.IOS, "1.2.0")
+	require.ErrorIs(t, err, storage.ErrNotFound, "rollback builds are per platform")
+
+	dup := *rb
+	dup.ID, dup.Version, dup.BuildNumber = 0, "1.2.3", "122"
+	require.ErrorIs(t, s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.RollbackBuildCreate(ctx, &dup) }), storage.ErrConflict,
+		"one rollback build per app, platform and target")
+	dup.TargetVersion, dup.Version = "1.2.1", rb.Version
+	require.ErrorIs(t, s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.RollbackBuildCreate(ctx, &dup) }), storage.ErrConflict,
+		"two rollback builds never share a version")
+	err = s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+		return tx.BuildNumberReserve(ctx, storage.BuildNumberReservation{AppID: a.ID, Platform: ripcord.Android, BuildNumber: "121", ReservedFor: rb.ID, CreatedAt: t0})
+	})
+	require.ErrorIs(t, err, storage.ErrConflict, "a build number is reserved once")
+
+	produced := &ripcord.Build{AppID: a.ID, Platform: ripcord.Android, Version: "1.2.2", BuildNumber: "121", SHA256: sha(3), Size: 1, BlobKey: "k3", UploadedBy: "ripcord:rollback", CreatedAt: t0}
+	rb.State, rb.SHA256, rb.SignerCertSHA256, rb.Findings, rb.StoreRef = ripcord.RollbackUploaded, sha(3), sha(4), `[{"code":"x"}]`, "play:com.example.shop/qa/121"
+	rb.UpdatedAt = t0.Add(time.Minute)
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error {
+		if err := tx.BuildCreate(ctx, produced); err != nil {
+			return err
+		}
+		rb.BuildID = produced.ID
+		return tx.RollbackBuildUpdate(ctx, rb)
+	})
+	got, err = s.RollbackBuildGet(ctx, a.ID, ripcord.Android, "1.2.0")
+	require.NoError(t, err)
+	require.Equal(t, rb, got)
+
+	missing := *rb
+	missing.ID = rb.ID + 100
+	require.ErrorIs(t, s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.RollbackBuildUpdate(ctx, &missing) }), storage.ErrNotFound)
+
+	versions, err := s.RollbackVersionsUsed(ctx, a.ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{"1.1.0", "1.2.0", "1.2.1", "1.2.2"}, versions, "builds of every platform, releases and rollback builds")
+	numbers, err := s.RollbackBuildNumbersUsed(ctx, a.ID, ripcord.Android)
+	require.NoError(t, err)
+	require.Equal(t, []string{"110", "121"}, numbers, "android only, each number once")
+	res, err := s.BuildNumberReservationList(ctx, a.ID, ripcord.Android)
+	require.NoError(t, err)
+	require.Equal(t, []storage.BuildNumberReservation{{AppID: a.ID, Platform: ripcord.Android, BuildNumber: "121", ReservedFor: rb.ID, CreatedAt: t0}}, res)
+	res, err = s.BuildNumberReservationList(ctx, a.ID, ripcord.IOS)
+	require.NoError(t, err)
+	require.Empty(t, res)
+}
+
+// testBuildNumberReservationsConcurrent has many jobs allocate a build number
+// at once the way the rollback service does (read what is used, take the
+// next, reserve it), retrying on ErrConflict. Every job must end with its own
+// number: the reservation's uniqueness, not luck, keeps them apart.
+func testBuildNumberReservationsConcurrent(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	a := createApp(t, s, "shop")
+	live := &ripcord.Build{AppID: a.ID, Platform: ripcord.Android, Version: "1.1.0", BuildNumber: "110", SHA256: sha(1), Size: 1, BlobKey: "k1", UploadedBy: "x", CreatedAt: t0}
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.BuildCreate(ctx, live) })
+	const n = 12
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := map[string]int{}
+	conflicts := 0
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for attempt := 0; attempt < 4*n; attempt++ {
+				var number string
+				err := s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+					used, err := tx.RollbackBuildNumbersUsed(ctx, a.ID, ripcord.Android)
+					if err != nil {
+						return err
+					}
+					number, err = ripcord.NextBuildNumber(ripcord.Android, used)
+					if err != nil {
+						return err
+					}
+					rb := &ripcord.RollbackBuild{AppID: a.ID, Platform: ripcord.Android, TargetVersion: fmt.Sprintf("2.%d.0", i), Version: fmt.Sprintf("2.%d.1", i),
+						BuildNumber: number, SourceBuildID: live.ID, SourceSHA256: live.SHA256, State: ripcord.RollbackAllocated, CreatedAt: t0, UpdatedAt: t0}
+					if err := tx.RollbackBuildCreate(ctx, rb); err != nil {
+						return err
+					}
+					return tx.BuildNumberReserve(ctx, storage.BuildNumberReservation{AppID: a.ID, Platform: ripcord.Android, BuildNumber: number, ReservedFor: rb.ID, CreatedAt: t0})
+				})
+				if errors.Is(err, storage.ErrConflict) {
+					mu.Lock()
+					conflicts++
+					mu.Unlock()
+					continue
+				}
+				if !assertNoError(t, err) {
+					return
+				}
+				mu.Lock()
+				got[number]++
+				mu.Unlock()
+				return
+			}
+			t.Errorf("job %d found no free build number in %d attempts", i, 4*n)
+		}()
+	}
+	wg.Wait()
+	t.Logf("conflicts retried: %d", conflicts)
+	require.Len(t, got, n, "every job holds a distinct number (conflicts retried: %d)", conflicts)
+	for number, count := range got {
+		require.Equal(t, 1, count, "build number %s taken by %d jobs", number, count)
+	}
+	res, err := s.BuildNumberReservationList(ctx, a.ID, ripcord.Android)
+	require.NoError(t, err)
+	require.Len(t, res, n)
+	numbers, err := s.RollbackBuildNumbersUsed(ctx, a.ID, ripcord.Android)
+	require.NoError(t, err)
+	next, err := ripcord.NextBuildNumber(ripcord.Android, numbers)
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprint(111+n), next, "the numbers are 111..%d with no gap", 110+n)
 }
