@@ -6,8 +6,8 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
-	"time"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
