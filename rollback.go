@@ -78,6 +78,16 @@ const (
 	// RollbackNotShippable: the artifact was made but a store would refuse
 	// it (e.g. targetSdk below Play's minimum); final.
 	RollbackNotShippable RollbackState = "not_shippable"
+
+	// The states below are reported, never stored as a row: preparation
+	// has not allocated anything yet.
+
+	// RollbackPending: no preparation has run yet (it may be queued).
+	RollbackPending RollbackState = "pending"
+	// RollbackLiveUnknown: the store's live release is not known, or its
+	// artifact is not in Ripcord, so there is nothing to re-sign yet; the
+	// reason says what to upload. Preparing again retries.
+	RollbackLiveUnknown RollbackState = "live_unknown"
 )
 
 // Final reports whether preparation stops at s for good.

@@ -39,6 +39,11 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives operational logs. Default slog.Default().
 	Logger *slog.Logger
+	// ReleaseCreated, when set, runs inside the transaction that creates a
+	// release, after the release row: the daemon queues the rollback
+	// build's preparation with it, so the job exists exactly when the
+	// release does. An error aborts the creation.
+	ReleaseCreated func(ctx context.Context, tx storage.Tx, app *ripcord.App, rel *ripcord.Release) error
 }
 
 // Service registers apps, builds and releases.
@@ -48,6 +53,7 @@ type Service struct {
 	maxBytes  int64
 	now       func() time.Time
 	logger    *slog.Logger
+	created   func(ctx context.Context, tx storage.Tx, app *ripcord.App, rel *ripcord.Release) error
 }
 
 // DefaultMaxArtifactBytes is the upload limit when none is configured.
@@ -61,6 +67,7 @@ func New(cfg Config) *Service {
 		maxBytes:  cmp.Or(cfg.MaxArtifactBytes, DefaultMaxArtifactBytes),
 		now:       cfg.Now,
 		logger:    cmp.Or(cfg.Logger, slog.Default()),
+		created:   cfg.ReleaseCreated,
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -88,7 +88,13 @@ func (s *Service) ReleaseCreate(ctx context.Context, appName, version string) (*
 			}
 			return err
 		}
-		return tx.AuditAppend(ctx, ripcord.NewAuditEntry(ctx, now, "release.create", fmt.Sprintf("release/%s/%s", app.Name, version), nil, releaseSummary(rel)))
+		if err := tx.AuditAppend(ctx, ripcord.NewAuditEntry(ctx, now, "release.create", fmt.Sprintf("release/%s/%s", app.Name, version), nil, releaseSummary(rel))); err != nil {
+			return err
+		}
+		if s.created != nil {
+			return s.created(ctx, tx, app, rel)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create release %s %s: %w", appName, version, err)

@@ -294,7 +294,44 @@ func (c *CLI) releaseCmd() *cobra.Command {
 			})
 		}}
 	healthCmd.Flags().StringVar(&hplatform, "platform", "", "only ios or android")
-	cmd.AddCommand(create, list, show, healthCmd)
+	var prepare bool
+	rollbackBuild := &cobra.Command{Use: "rollback-build APP VERSION",
+		Short: "Show the rollback build prepared for a release; --prepare queues its preparation (release-manager)", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withClient(cmd, apiclient.Timeout, func(ctx context.Context, cl *apiclient.Client) error {
+				method := "GET"
+				if prepare {
+					method = "POST"
+				}
+				var rb httpapi.RollbackBuild
+				if err := cl.Do(ctx, method, appPath(args[0])+"/releases/"+url.PathEscape(args[1])+"/rollback-build", nil, nil, &rb); err != nil {
+					return err
+				}
+				return c.print(rb, func(w *tabwriter.Writer) {
+					fmt.Fprintf(w, "TARGET\t%s %s (%s)\n", rb.App, rb.TargetVersion, rb.Platform)
+					fmt.Fprintf(w, "STATE\t%s\n", rb.State)
+					if rb.Reason != "" {
+						fmt.Fprintf(w, "REASON\t%s\n", rb.Reason)
+					}
+					if rb.Version != "" {
+						fmt.Fprintf(w, "ROLLBACK\t%s (%s)\n", rb.Version, rb.BuildNumber)
+						fmt.Fprintf(w, "SOURCE\tbuild %d, sha256 %s\n", rb.SourceBuildID, rb.SourceSHA256)
+					}
+					if rb.SHA256 != "" {
+						fmt.Fprintf(w, "SHA256\t%s\n", rb.SHA256)
+						fmt.Fprintf(w, "SIGNER\t%s\n", rb.SignerCertSHA256)
+					}
+					if len(rb.Findings) > 0 && string(rb.Findings) != "[]" {
+						fmt.Fprintf(w, "FINDINGS\t%s\n", rb.Findings)
+					}
+					if rb.StoreRef != "" {
+						fmt.Fprintf(w, "STORE\t%s\n", rb.StoreRef)
+					}
+				})
+			})
+		}}
+	rollbackBuild.Flags().BoolVar(&prepare, "prepare", false, "queue its preparation (once; a preparation already queued or running is not repeated)")
+	cmd.AddCommand(create, list, show, healthCmd, rollbackBuild)
 	return cmd
 }
 

@@ -51,6 +51,8 @@ type Config struct {
 	HTTP HTTPConfig
 	// Jobs configures the background job runner.
 	Jobs JobsConfig
+	// Stores configures how Ripcord reaches the app stores.
+	Stores StoresConfig
 	// SecretKey encrypts store credentials at rest. It is exactly 32 bytes,
 	// or nil when unset (the default).
 	SecretKey []byte
@@ -102,6 +104,14 @@ type HTTPConfig struct {
 type JobsConfig struct {
 	// Workers is how many jobs run at once, from 1 to 1000. Default 10.
 	Workers int
+}
+
+// StoresConfig groups the stores.* options: where the store APIs are, so a
+// deployment, a test or the demo can point Ripcord at a fake store.
+type StoresConfig struct {
+	// GooglePlayURL is the Google Play Developer API root. Default
+	// "https://androidpublisher.googleapis.com/".
+	GooglePlayURL string
 }
 
 // Setting is one effective option as shown by "ripcord config" and logged at

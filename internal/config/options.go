@@ -129,6 +129,19 @@ func table() []option {
 		intOption("jobs.workers", "10", 1, 1000, "number of background jobs run at once",
 			func(c *Config) *int { return &c.Jobs.Workers }),
 		{
+			Option: Option{Key: "stores.google_play_url", Default: "https://androidpublisher.googleapis.com/", Allowed: httpURLAllowed,
+				Doc: "root of the Google Play Developer API that rollback builds are uploaded to; point it at a fake store (ripcord fakestore serve) for tests and demos"},
+			set: func(c *Config, s string) error {
+				if err := checkHTTPURL(s); err != nil {
+					return err
+				}
+				c.Stores.GooglePlayURL = s
+				return nil
+			},
+			get:    func(c *Config) string { return c.Stores.GooglePlayURL },
+			redact: redactURL,
+		},
+		{
 			Option: Option{Key: "secret_key", Default: "", Allowed: secretKeyAllowed, Secret: true,
 				Doc: "key that encrypts store credentials at rest; generate one with: openssl rand -base64 32"},
 			set: func(c *Config, s string) error {

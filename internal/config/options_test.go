@@ -30,6 +30,7 @@ func TestDefault(t *testing.T) {
 			RequestTimeout:    30 * time.Second,
 		},
 		Jobs:      JobsConfig{Workers: 10},
+		Stores:    StoresConfig{GooglePlayURL: "https://androidpublisher.googleapis.com/"},
 		SecretKey: nil,
 	}, got)
 }
@@ -124,6 +125,11 @@ func TestValidate(t *testing.T) {
 			name:   "WorkersOutOfRange",
 			change: func(c *Config) { c.Jobs.Workers = 0 },
 			want:   `jobs.workers: "0" is not a whole number from 1 to 1000`,
+		},
+		{
+			name:   "PlayURLNotHTTP",
+			change: func(c *Config) { c.Stores.GooglePlayURL = "androidpublisher.googleapis.com" },
+			want:   `stores.google_play_url: "androidpublisher.googleapis.com" is not an http or https URL; use ` + httpURLAllowed,
 		},
 		{
 			name:   "ShortSecretKey",

@@ -21,6 +21,7 @@ const (
 	boolAllowed      = "true or false"
 	durationAllowed  = "a duration greater than 0 with a unit, e.g. 500ms, 30s, 10m or 1h30m"
 	sizeAllowed      = "a number of bytes greater than 0, optionally with a unit: KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 512MiB or 1.5GB"
+	httpURLAllowed   = "an http:// or https:// URL with a host, e.g. https://androidpublisher.googleapis.com/"
 	secretKeyAllowed = "empty, or 32 bytes in base64 (standard or URL alphabet); generate one with: openssl rand -base64 32"
 )
 
@@ -283,6 +284,30 @@ func checkArtifactsURL(s string) error {
 	}
 	if u.Scheme == "file" && (u.Host != "" || u.Path == "") {
 		return fmt.Errorf("%s: a file URL needs an absolute path after file://, e.g. file:///var/lib/ripcord/artifacts", shown)
+	}
+	return nil
+}
+
+// checkHTTPURL accepts an absolute http or https URL with a host and no
+// query or fragment: the root a store client appends its paths to.
+func checkHTTPURL(s string) error {
+	shown := quote(redactURL(s))
+	u, err := url.Parse(s)
+	switch {
+	case s == "":
+		return fmt.Errorf("is empty; use %s", httpURLAllowed)
+	case err != nil:
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("%s is not a valid URL (%v); use %s", shown, err, httpURLAllowed)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%s is not an http or https URL; use %s", shown, httpURLAllowed)
+	case u.Host == "":
+		return fmt.Errorf("%s has no host; use %s", shown, httpURLAllowed)
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("%s has a query or fragment; give only the API root, e.g. https://androidpublisher.googleapis.com/", shown)
 	}
 	return nil
 }

@@ -192,6 +192,26 @@ func TestCheckArtifactsURL(t *testing.T) {
 	}
 }
 
+func TestCheckHTTPURL(t *testing.T) {
+	t.Parallel()
+
+	for _, ok := range []string{"https://androidpublisher.googleapis.com/", "http://127.0.0.1:8181", "http://fake:80/play/"} {
+		require.NoError(t, checkHTTPURL(ok), ok)
+	}
+	for bad, want := range map[string]string{
+		"":                      "is empty",
+		"ftp://host/":           "not an http or https URL",
+		"androidpublisher":      "not an http or https URL",
+		"https:///path":         "has no host",
+		"https://host/?token=x": "has a query or fragment",
+		"https://host/%zz":      "is not a valid URL",
+	} {
+		err := checkHTTPURL(bad)
+		require.Error(t, err, bad)
+		require.Contains(t, err.Error(), want, bad)
+	}
+}
+
 func TestRedactURL(t *testing.T) {
 	t.Parallel()
 

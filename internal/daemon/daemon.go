@@ -115,7 +115,12 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	if d.Artifacts, err = blob.Open(ctx, artifactLocation(cfg)); err != nil {
 		return nil, err
 	}
-	d.Catalog = catalog.New(catalog.Config{Store: d.Store, Artifacts: d.Artifacts, MaxArtifactBytes: cfg.Artifacts.MaxBytes, Logger: logger})
+	rbs := rollbacks{store: d.Store, now: opts.Now}
+	if rbs.now == nil {
+		rbs.now = time.Now
+	}
+	d.Catalog = catalog.New(catalog.Config{Store: d.Store, Artifacts: d.Artifacts, MaxArtifactBytes: cfg.Artifacts.MaxBytes, Logger: logger,
+		ReleaseCreated: rbs.releaseCreated})
 	d.Access = access.New(d.Store, nil)
 	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now})
 	if d.Credentials, err = credentials.New(credentials.Config{Store: d.Store, SecretKey: cfg.SecretKey, Now: opts.Now, Logger: logger}); err != nil {
@@ -130,7 +135,11 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	d.registry = prometheus.NewRegistry()
 	expiring := jobs.NewCredentialsExpiringGauge()
 	workers := river.NewWorkers()
-	periodic := jobs.Register(workers, jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now, CredentialsExpiring: expiring})
+	periodic, err := jobs.Register(workers, jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now, CredentialsExpiring: expiring,
+		Credentials: d.Credentials, PlayURL: cfg.Stores.GooglePlayURL})
+	if err != nil {
+		return nil, err
+	}
 	d.jobs, err = d.Store.NewJobClient(&river.Config{
 		Logger:       logger,
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},
@@ -152,7 +161,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	d.registry.MustRegister(info, &jobCollector{store: d.Store, logger: logger})
 
 	d.handler = httpapi.NewHandler(httpapi.Config{
-		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Ready: d.ready, Registry: d.registry,
+		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Rollbacks: rbs, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
 		SentryRate: opts.SentryRate, SentryBurst: opts.SentryBurst, Now: opts.Now,
 	})

@@ -65,6 +65,17 @@ type Credentials interface {
 	Delete(ctx context.Context, app, kind string) (*credentials.Credential, error)
 }
 
+// Rollbacks reads rollback builds and queues their preparation.
+type Rollbacks interface {
+	// RollbackBuildGet reports a target release's rollback build on a
+	// platform, including the pending and live_unknown states that have no
+	// row yet.
+	RollbackBuildGet(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.RollbackBuild, error)
+	// RollbackBuildPrepare queues (once) the preparation of a target
+	// release's rollback build and returns its current state.
+	RollbackBuildPrepare(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.RollbackBuild, error)
+}
+
 // AuditReader pages through the audit log.
 type AuditReader interface {
 	AuditList(ctx context.Context, afterSeq int64, limit int, target string) ([]ripcord.AuditEntry, error)
@@ -81,7 +92,9 @@ type Config struct {
 	Health  Health      // required
 	// Credentials manages store credentials and signing material. Required.
 	Credentials Credentials
-	Ready       Readiness // required
+	// Rollbacks reads and prepares rollback builds. Required.
+	Rollbacks Rollbacks
+	Ready     Readiness // required
 	// Registry receives the HTTP metrics; the daemon registers job and build
 	// metrics on it too. Required.
 	Registry *prometheus.Registry
@@ -108,6 +121,7 @@ type handler struct {
 	audit          AuditReader
 	health         Health
 	credentials    Credentials
+	rollbacks      Rollbacks
 	ready          Readiness
 	maxBody        int64
 	requestTimeout time.Duration
@@ -157,6 +171,8 @@ func (h *handler) routes() []route {
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases", role: ripcord.RoleReleaseManager, fn: h.releaseCreate},
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}", role: ripcord.RoleViewer, fn: h.releaseGet},
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/health", role: ripcord.RoleViewer, fn: h.releaseHealth},
+		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build", role: ripcord.RoleViewer, fn: h.rollbackBuildGet},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build", role: ripcord.RoleReleaseManager, fn: h.rollbackBuildPrepare},
 		{method: "POST", pattern: "/api/v1/health/samples", role: ripcord.RoleEngineer, fn: h.healthSamples},
 		{method: "POST", pattern: "/api/{project_id}/envelope/{$}", auth: authSentryKey, fn: h.sentryEnvelope},
 		{method: "GET", pattern: "/api/v1/tokens", role: ripcord.RoleAdmin, fn: h.tokenList},
@@ -172,7 +188,7 @@ func (h *handler) routes() []route {
 // check and request timeout around each protected route.
 func NewHandler(cfg Config) http.Handler {
 	h := &handler{
-		catalog: cfg.Catalog, access: cfg.Access, audit: cfg.Audit, health: cfg.Health, credentials: cfg.Credentials, ready: cfg.Ready,
+		catalog: cfg.Catalog, access: cfg.Access, audit: cfg.Audit, health: cfg.Health, credentials: cfg.Credentials, rollbacks: cfg.Rollbacks, ready: cfg.Ready,
 		maxBody:        cmp.Or(cfg.MaxBodyBytes, 1<<20),
 		requestTimeout: cmp.Or(cfg.RequestTimeout, 30*time.Second),
 		logger:         cmp.Or(cfg.Logger, slog.Default()),

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/ripcordhq/ripcord"
@@ -136,6 +137,50 @@ func NewRelease(app string, r *ripcord.Release) Release {
 	out := Release{App: app, Version: r.Version, Status: string(r.Status()), CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, Platforms: []ReleasePlatform{}}
 	for _, p := range r.Platforms {
 		out.Platforms = append(out.Platforms, ReleasePlatform{Platform: string(p.Platform), Status: string(p.Status), BuildID: p.BuildID, UpdatedAt: p.UpdatedAt})
+	}
+	return out
+}
+
+// RollbackBuild is a target release's rollback build on the wire: how far
+// its preparation came (pending, live_unknown, allocated, signed, uploaded,
+// ready, invalid, not_shippable), why it stopped, and the provenance of
+// what was made.
+type RollbackBuild struct {
+	App           string `json:"app"`
+	TargetVersion string `json:"target_version"`
+	Platform      string `json:"platform"`
+	State         string `json:"state"`
+	// Reason says why preparation stopped and what to do; empty once it
+	// goes on or is ready.
+	Reason string `json:"reason,omitempty"`
+	// Version and BuildNumber are the rollback's own, above the target.
+	Version     string `json:"version,omitempty"`
+	BuildNumber string `json:"build_number,omitempty"`
+	// SourceBuildID and SourceSHA256 name the live build re-signed.
+	SourceBuildID int64  `json:"source_build_id,omitempty"`
+	SourceSHA256  string `json:"source_sha256,omitempty"`
+	// BuildID, SHA256 and SignerCertSHA256 describe the artifact made.
+	BuildID          int64  `json:"build_id,omitempty"`
+	SHA256           string `json:"sha256,omitempty"`
+	SignerCertSHA256 string `json:"signer_cert_sha256,omitempty"`
+	// Findings are the compliance checks' findings on the artifact made.
+	Findings json.RawMessage `json:"findings,omitempty"`
+	// StoreRef says where the store holds it, e.g. "play:com.acme.shop/qa/121".
+	StoreRef  string     `json:"store_ref,omitempty"`
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+}
+
+// NewRollbackBuild converts a domain rollback build to the wire.
+func NewRollbackBuild(app string, rb *ripcord.RollbackBuild) RollbackBuild {
+	out := RollbackBuild{App: app, TargetVersion: rb.TargetVersion, Platform: string(rb.Platform), State: string(rb.State), Reason: rb.Reason,
+		Version: rb.Version, BuildNumber: rb.BuildNumber, SourceBuildID: rb.SourceBuildID, SourceSHA256: rb.SourceSHA256,
+		BuildID: rb.BuildID, SHA256: rb.SHA256, SignerCertSHA256: rb.SignerCertSHA256, StoreRef: rb.StoreRef}
+	if rb.Findings != "" && json.Valid([]byte(rb.Findings)) {
+		out.Findings = json.RawMessage(rb.Findings)
+	}
+	if !rb.UpdatedAt.IsZero() {
+		t := rb.UpdatedAt
+		out.UpdatedAt = &t
 	}
 	return out
 }

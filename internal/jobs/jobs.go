@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/ripcordhq/ripcord/internal/blob"
+	"github.com/ripcordhq/ripcord/internal/credentials"
 	"github.com/ripcordhq/ripcord/internal/storage"
 )
 
@@ -26,18 +28,35 @@ type Deps struct {
 	// CredentialsExpiring receives the expiry check's findings; nil
 	// only logs them. See NewCredentialsExpiringGauge.
 	CredentialsExpiring *prometheus.GaugeVec
+	// Credentials opens apps' store credentials and signing material for
+	// rollback preparation. Required by Register.
+	Credentials *credentials.Service
+	// PlayURL is the Google Play Developer API root (config
+	// stores.google_play_url). Default Google's.
+	PlayURL string
+	// PlayHTTPClient carries Play requests. Default: the connector's.
+	PlayHTTPClient *http.Client
+	// WorkDir holds temporary artifacts while re-signing. Default
+	// os.TempDir().
+	WorkDir string
 }
 
 // Register adds every worker to workers and returns the periodic jobs to
 // schedule. River runs periodic jobs on the elected leader only, so several
-// instances sharing PostgreSQL do not repeat them.
-func Register(workers *river.Workers, d Deps) []*river.PeriodicJob {
+// instances sharing PostgreSQL do not repeat them. It fails when a worker's
+// required dependency is missing.
+func Register(workers *river.Workers, d Deps) ([]*river.PeriodicJob, error) {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	prepare, err := NewPrepareRollbackWorker(d)
+	if err != nil {
+		return nil, err
 	}
 	river.AddWorker(workers, NewArtifactSweepWorker(d))
 	river.AddWorker(workers, NewSentryStatePruneWorker(d))
 	river.AddWorker(workers, NewCredentialExpiryWorker(d))
+	river.AddWorker(workers, prepare)
 	return []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return ArtifactSweepArgs{}, nil },
@@ -48,7 +67,7 @@ func Register(workers *river.Workers, d Deps) []*river.PeriodicJob {
 		river.NewPeriodicJob(river.PeriodicInterval(24*time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return CredentialExpiryArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}),
-	}
+	}, nil
 }
 
 // ArtifactSweepArgs asks for unreferenced artifacts to be removed: blobs an

@@ -164,8 +164,19 @@ func (p *Preparer) hook(step string) error {
 type PrepareRequest struct {
 	App           string // app name
 	TargetVersion string // the release the rollback undoes; it must exist
-	LiveBuildID   int64  // the build live in production, re-signed
+	// LiveBuildID is the build live in production, re-signed. Zero
+	// discovers it: the build Ripcord holds for the versionCode of Play's
+	// completed production release. When that is not known the result is
+	// a RollbackLiveUnknown report (audited, no row) saying what to upload.
+	LiveBuildID int64
+	// Play, when set, is used instead of Config.Play: each app reaches Play
+	// with its own service account, so the job queue builds one per app.
+	Play Play
 }
+
+// errNoPlay stops preparation that needs the store when no connector is
+// configured.
+var errNoPlay = errors.New("no Play connector is configured; store the app's play_service_account with `ripcord app credentials APP --play-service-account FILE`")
 
 // allocateAttempts bounds how often allocation retries when another job
 // took the build number it chose.
@@ -203,9 +214,20 @@ func (p *Preparer) prepareAndroid(ctx context.Context, req PrepareRequest) (*rip
 	mu, _ := p.appLocks.LoadOrStore(app.ID, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
+	pl := p.play
+	if req.Play != nil {
+		pl = req.Play
+	}
 	rb, err := p.store.RollbackBuildGet(ctx, app.ID, ripcord.Android, req.TargetVersion)
 	if errors.Is(err, storage.ErrNotFound) {
-		if rb, err = p.allocate(ctx, app, req); err != nil {
+		if req.LiveBuildID == 0 {
+			live, unknown, err := p.discoverLive(ctx, pl, app, req.TargetVersion)
+			if err != nil || unknown != nil {
+				return unknown, app, err
+			}
+			req.LiveBuildID = live.ID
+		}
+		if rb, err = p.allocate(ctx, pl, app, req); err != nil {
 			return nil, app, err
 		}
 		if err := p.hook(StepAllocated); err != nil {
@@ -230,12 +252,12 @@ func (p *Preparer) prepareAndroid(ctx context.Context, req PrepareRequest) (*rip
 			}
 			step = StepSigned
 		case ripcord.RollbackSigned:
-			if err := p.upload(ctx, app, rb); err != nil {
+			if err := p.upload(ctx, pl, app, rb); err != nil {
 				return rb, app, err
 			}
 			step = StepUploaded
 		case ripcord.RollbackUploaded:
-			if err := p.markReady(ctx, app, rb); err != nil {
+			if err := p.markReady(ctx, pl, app, rb); err != nil {
 				return rb, app, err
 			}
 			step = StepReady
@@ -281,7 +303,7 @@ func (p *Preparer) save(ctx context.Context, tx storage.Tx, app *ripcord.App, be
 // number and reserves the number, all in one transaction. Another job
 // taking the same number (or preparing the same target) makes the insert
 // conflict; allocation then starts over and sees what the other took.
-func (p *Preparer) allocate(ctx context.Context, app *ripcord.App, req PrepareRequest) (*ripcord.RollbackBuild, error) {
+func (p *Preparer) allocate(ctx context.Context, pl Play, app *ripcord.App, req PrepareRequest) (*ripcord.RollbackBuild, error) {
 	target, err := ripcord.ParseVersion(req.TargetVersion)
 	if err != nil {
 		return nil, err
@@ -299,10 +321,10 @@ func (p *Preparer) allocate(ctx context.Context, app *ripcord.App, req PrepareRe
 	} else if err != nil {
 		return nil, err
 	}
-	if p.play == nil {
-		return nil, errors.New("no Play connector is configured; configure the app's play_service_account")
+	if pl == nil {
+		return nil, errNoPlay
 	}
-	storeHighest, err := p.play.HighestVersionCode(ctx, app.AndroidPackage)
+	storeHighest, err := pl.HighestVersionCode(ctx, app.AndroidPackage)
 	if err != nil {
 		return nil, fmt.Errorf("read the highest versionCode on Play: %w", err)
 	}
@@ -546,7 +568,7 @@ func verify(ctx context.Context, path string) (string, error) {
 // upload puts the rollback artifact on Play's internal track. The connector
 // finds an earlier upload of the same bytes, so a re-run after a crash
 // between the upload and its record does not upload twice.
-func (p *Preparer) upload(ctx context.Context, app *ripcord.App, rb *ripcord.RollbackBuild) error {
+func (p *Preparer) upload(ctx context.Context, pl Play, app *ripcord.App, rb *ripcord.RollbackBuild) error {
 	b, err := p.store.BuildGetByID(ctx, rb.BuildID)
 	if err != nil {
 		return fmt.Errorf("read rollback build %d: %w", rb.BuildID, err)
@@ -560,10 +582,10 @@ func (p *Preparer) upload(ctx context.Context, app *ripcord.App, rb *ripcord.Rol
 	if err != nil {
 		return fmt.Errorf("read rollback artifact %s: %w", b.BlobKey, err)
 	}
-	if p.play == nil {
-		return errors.New("no Play connector is configured; configure the app's play_service_account")
+	if pl == nil {
+		return errNoPlay
 	}
-	vc, err := p.play.Upload(ctx, play.UploadParams{Package: app.AndroidPackage, File: data, APK: true,
+	vc, err := pl.Upload(ctx, play.UploadParams{Package: app.AndroidPackage, File: data, APK: true,
 		Track: play.TrackInternal, ReleaseName: rb.Version + " (rollback)", Status: play.StatusCompleted})
 	if errors.Is(err, play.ErrVersionCodeUsed) {
 		return fmt.Errorf("upload %s to Play's internal track: %w", b.Label(), ripcord.Errorf(ripcord.ECONFLICT,
@@ -597,12 +619,15 @@ func storeRef(app *ripcord.App, vc int64) string {
 
 // markReady confirms that the internal track serves the rollback's
 // versionCode and records the rollback as ready.
-func (p *Preparer) markReady(ctx context.Context, app *ripcord.App, rb *ripcord.RollbackBuild) error {
+func (p *Preparer) markReady(ctx context.Context, pl Play, app *ripcord.App, rb *ripcord.RollbackBuild) error {
 	vc, err := ripcord.ParseVersionCode(rb.BuildNumber)
 	if err != nil {
 		return err
 	}
-	t, err := p.play.GetTrack(ctx, app.AndroidPackage, play.TrackInternal)
+	if pl == nil {
+		return errNoPlay
+	}
+	t, err := pl.GetTrack(ctx, app.AndroidPackage, play.TrackInternal)
 	if err != nil {
 		return fmt.Errorf("read Play's internal track: %w", err)
 	}
