@@ -295,6 +295,7 @@ func (c *CLI) releaseCmd() *cobra.Command {
 		}}
 	healthCmd.Flags().StringVar(&hplatform, "platform", "", "only ios or android")
 	var prepare bool
+	var rbPlatform string
 	rollbackBuild := &cobra.Command{Use: "rollback-build APP VERSION",
 		Short: "Show the rollback build prepared for a release; --prepare queues its preparation (release-manager)", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -303,8 +304,15 @@ func (c *CLI) releaseCmd() *cobra.Command {
 				if prepare {
 					method = "POST"
 				}
+				q := url.Values{}
+				if rbPlatform != "" {
+					if _, err := ripcord.ParsePlatform(rbPlatform); err != nil {
+						return usageError{err}
+					}
+					q.Set("platform", rbPlatform)
+				}
 				var rb httpapi.RollbackBuild
-				if err := cl.Do(ctx, method, appPath(args[0])+"/releases/"+url.PathEscape(args[1])+"/rollback-build", nil, nil, &rb); err != nil {
+				if err := cl.Do(ctx, method, appPath(args[0])+"/releases/"+url.PathEscape(args[1])+"/rollback-build", q, nil, &rb); err != nil {
 					return err
 				}
 				return c.print(rb, func(w *tabwriter.Writer) {
@@ -331,6 +339,7 @@ func (c *CLI) releaseCmd() *cobra.Command {
 			})
 		}}
 	rollbackBuild.Flags().BoolVar(&prepare, "prepare", false, "queue its preparation (once; a preparation already queued or running is not repeated)")
+	rollbackBuild.Flags().StringVar(&rbPlatform, "platform", "", "android (default) or ios")
 	cmd.AddCommand(create, list, show, healthCmd, rollbackBuild)
 	return cmd
 }

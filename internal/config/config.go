@@ -112,6 +112,9 @@ type StoresConfig struct {
 	// GooglePlayURL is the Google Play Developer API root. Default
 	// "https://androidpublisher.googleapis.com/".
 	GooglePlayURL string
+	// AppStoreConnectURL is the App Store Connect API root. Default
+	// "https://api.appstoreconnect.apple.com".
+	AppStoreConnectURL string
 }
 
 // Setting is one effective option as shown by "ripcord config" and logged at

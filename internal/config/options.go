@@ -142,6 +142,19 @@ func table() []option {
 			redact: redactURL,
 		},
 		{
+			Option: Option{Key: "stores.app_store_connect_url", Default: "https://api.appstoreconnect.apple.com", Allowed: httpURLAllowed,
+				Doc: "root of the App Store Connect API that iOS rollback builds are uploaded to; point it at a fake store (ripcord fakestore serve) for tests and demos"},
+			set: func(c *Config, s string) error {
+				if err := checkHTTPURL(s); err != nil {
+					return err
+				}
+				c.Stores.AppStoreConnectURL = s
+				return nil
+			},
+			get:    func(c *Config) string { return c.Stores.AppStoreConnectURL },
+			redact: redactURL,
+		},
+		{
 			Option: Option{Key: "secret_key", Default: "", Allowed: secretKeyAllowed, Secret: true,
 				Doc: "key that encrypts store credentials at rest; generate one with: openssl rand -base64 32"},
 			set: func(c *Config, s string) error {

@@ -30,7 +30,7 @@ func TestDefault(t *testing.T) {
 			RequestTimeout:    30 * time.Second,
 		},
 		Jobs:      JobsConfig{Workers: 10},
-		Stores:    StoresConfig{GooglePlayURL: "https://androidpublisher.googleapis.com/"},
+		Stores:    StoresConfig{GooglePlayURL: "https://androidpublisher.googleapis.com/", AppStoreConnectURL: "https://api.appstoreconnect.apple.com"},
 		SecretKey: nil,
 	}, got)
 }
@@ -130,6 +130,11 @@ func TestValidate(t *testing.T) {
 			name:   "PlayURLNotHTTP",
 			change: func(c *Config) { c.Stores.GooglePlayURL = "androidpublisher.googleapis.com" },
 			want:   `stores.google_play_url: "androidpublisher.googleapis.com" is not an http or https URL; use ` + httpURLAllowed,
+		},
+		{
+			name:   "AppStoreConnectURLNotHTTP",
+			change: func(c *Config) { c.Stores.AppStoreConnectURL = "api.appstoreconnect.apple.com" },
+			want:   `stores.app_store_connect_url: "api.appstoreconnect.apple.com" is not an http or https URL; use ` + httpURLAllowed,
 		},
 		{
 			name:   "ShortSecretKey",

@@ -136,7 +136,8 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	expiring := jobs.NewCredentialsExpiringGauge()
 	workers := river.NewWorkers()
 	periodic, err := jobs.Register(workers, jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now, CredentialsExpiring: expiring,
-		Credentials: d.Credentials, PlayURL: cfg.Stores.GooglePlayURL})
+		Credentials: d.Credentials, PlayURL: cfg.Stores.GooglePlayURL,
+		AppStoreURL: cfg.Stores.AppStoreConnectURL})
 	if err != nil {
 		return nil, err
 	}

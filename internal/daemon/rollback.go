@@ -39,20 +39,21 @@ func (r rollbacks) RollbackBuildPrepare(ctx context.Context, appName, version st
 	if err != nil {
 		return nil, err
 	}
-	if platform != ripcord.Android {
-		return nil, ripcord.Errorf(ripcord.EINVALID, "rollback builds are prepared for android only so far, not %s", platform)
+	store, ok := storeCredential(platform)
+	if !ok {
+		return nil, ripcord.Errorf(ripcord.EINVALID, "rollback builds are prepared for ios and android, not %s", platform)
 	}
-	if !app.Has(ripcord.Android) {
-		return nil, ripcord.Errorf(ripcord.EINVALID, "app %s has no Android package, so it has no Android rollback build", app.Name)
+	if !app.Has(platform) {
+		return nil, ripcord.Errorf(ripcord.EINVALID, "app %s is not on %s, so it has no %s rollback build", app.Name, platform, platform)
 	}
 	err = r.store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
-		if _, err := tx.CredentialGet(ctx, app.ID, credentials.KindPlayServiceAccount); errors.Is(err, storage.ErrNotFound) {
-			return ripcord.Errorf(ripcord.EINVALID, "app %s has no %s credential, so Ripcord cannot reach Play to prepare its rollback; store it with `ripcord app credentials %s --play-service-account FILE`",
-				app.Name, credentials.KindPlayServiceAccount, app.Name)
+		if _, err := tx.CredentialGet(ctx, app.ID, store.kind); errors.Is(err, storage.ErrNotFound) {
+			return ripcord.Errorf(ripcord.EINVALID, "app %s has no %s credential, so Ripcord cannot reach %s to prepare its rollback; store it with `ripcord app credentials %s %s`",
+				app.Name, store.kind, store.name, app.Name, store.flags)
 		} else if err != nil {
 			return err
 		}
-		return r.enqueue(ctx, tx, app, version, "rollback.prepare_requested")
+		return r.enqueue(ctx, tx, app, platform, version, "rollback.prepare_requested")
 	})
 	if err != nil {
 		return nil, fmt.Errorf("queue the rollback build of %s %s: %w", appName, version, err)
@@ -61,26 +62,48 @@ func (r rollbacks) RollbackBuildPrepare(ctx context.Context, appName, version st
 	return rb, err
 }
 
-// enqueue queues the Android rollback preparation of app's release in tx
-// and audits who asked.
-func (r rollbacks) enqueue(ctx context.Context, tx storage.Tx, app *ripcord.App, version, action string) error {
-	if err := tx.JobInsert(ctx, jobs.PrepareRollbackArgs{App: app.Name, TargetVersion: version, Platform: ripcord.Android}, nil); err != nil {
+// storeAccess says how a preparation reaches a platform's store.
+type storeAccess struct{ kind, name, flags string }
+
+// storeCredential returns the credential a preparation reaches the
+// platform's store with; false for a platform Ripcord does not prepare.
+func storeCredential(p ripcord.Platform) (storeAccess, bool) {
+	switch p {
+	case ripcord.Android:
+		return storeAccess{credentials.KindPlayServiceAccount, "Play", "--play-service-account FILE"}, true
+	case ripcord.IOS:
+		return storeAccess{credentials.KindASCAPIKey, "App Store Connect", "--asc-key FILE --asc-key-id ID --asc-issuer-id ID"}, true
+	}
+	return storeAccess{}, false
+}
+
+// enqueue queues the rollback preparation of app's release on platform in
+// tx and audits who asked.
+func (r rollbacks) enqueue(ctx context.Context, tx storage.Tx, app *ripcord.App, platform ripcord.Platform, version, action string) error {
+	if err := tx.JobInsert(ctx, jobs.PrepareRollbackArgs{App: app.Name, TargetVersion: version, Platform: platform}, nil); err != nil {
 		return fmt.Errorf("queue prepare_rollback: %w", err)
 	}
 	return tx.AuditAppend(ctx, ripcord.NewAuditEntry(ctx, r.now().UTC().Truncate(time.Microsecond), action,
-		fmt.Sprintf("app/%s/rollbacks/%s/%s", app.Name, ripcord.Android, version), nil, map[string]any{"job": "prepare_rollback"}))
+		fmt.Sprintf("app/%s/rollbacks/%s/%s", app.Name, platform, version), nil, map[string]any{"job": "prepare_rollback"}))
 }
 
-// prepareOnReleaseCreate queues the rollback build's preparation with a new
-// Android release, in its transaction, when the app can reach Play.
+// releaseCreated queues the rollback build's preparation with a new
+// release, in its transaction, on each platform of the app whose store
+// Ripcord can reach.
 func (r rollbacks) releaseCreated(ctx context.Context, tx storage.Tx, app *ripcord.App, rel *ripcord.Release) error {
-	if !app.Has(ripcord.Android) {
-		return nil
+	for _, platform := range []ripcord.Platform{ripcord.Android, ripcord.IOS} {
+		if !app.Has(platform) {
+			continue
+		}
+		store, _ := storeCredential(platform)
+		if _, err := tx.CredentialGet(ctx, app.ID, store.kind); errors.Is(err, storage.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if err := r.enqueue(ctx, tx, app, platform, rel.Version, "rollback.prepare_queued"); err != nil {
+			return err
+		}
 	}
-	if _, err := tx.CredentialGet(ctx, app.ID, credentials.KindPlayServiceAccount); errors.Is(err, storage.ErrNotFound) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	return r.enqueue(ctx, tx, app, rel.Version, "rollback.prepare_queued")
+	return nil
 }

@@ -6,8 +6,8 @@ import (
 	"github.com/ripcordhq/ripcord"
 )
 
-// rollbackPlatform reads ?platform=, android when absent: Android is the
-// platform rollback builds are prepared for today.
+// rollbackPlatform reads ?platform=, android when absent (Android's
+// rollback is the one that needs no store review, so it is the default).
 func rollbackPlatform(r *http.Request) (ripcord.Platform, error) {
 	s := r.URL.Query().Get("platform")
 	if s == "" {

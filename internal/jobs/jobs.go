@@ -36,6 +36,12 @@ type Deps struct {
 	PlayURL string
 	// PlayHTTPClient carries Play requests. Default: the connector's.
 	PlayHTTPClient *http.Client
+	// AppStoreURL is the App Store Connect API root (config
+	// stores.app_store_connect_url). Default Apple's.
+	AppStoreURL string
+	// AppStoreHTTPClient carries App Store Connect requests. Default: the
+	// client's.
+	AppStoreHTTPClient *http.Client
 	// WorkDir holds temporary artifacts while re-signing. Default
 	// os.TempDir().
 	WorkDir string

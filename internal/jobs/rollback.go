@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/ripcordhq/ripcord"
+	"github.com/ripcordhq/ripcord/internal/appstore"
 	"github.com/ripcordhq/ripcord/internal/credentials"
 	"github.com/ripcordhq/ripcord/internal/play"
 	"github.com/ripcordhq/ripcord/internal/rollback"
@@ -43,8 +44,9 @@ func (PrepareRollbackArgs) InsertOpts() river.InsertOpts {
 	}}}
 }
 
-// PrepareRollbackWorker prepares rollback builds with the app's own Play
-// service account.
+// PrepareRollbackWorker prepares rollback builds with the app's own store
+// credential: its Play service account on Android, its App Store Connect
+// API key on iOS.
 type PrepareRollbackWorker struct {
 	river.WorkerDefaults[PrepareRollbackArgs]
 	deps Deps
@@ -76,31 +78,26 @@ func (w *PrepareRollbackWorker) Timeout(*river.Job[PrepareRollbackArgs]) time.Du
 // Work prepares the rollback build. Recorded refusals (invalid, not
 // shippable, live build unknown) finish the job: their reason says what a
 // person must do, and preparing again is their next step. Errors nothing
-// will fix by waiting (no such app or release, no Play credential, Play
-// refusing the credential or the request) cancel it; anything else (a store
-// 5xx, a timeout, the database) is retried with backoff, resuming where it
-// stopped.
+// will fix by waiting (no such app or release, no store credential, the
+// store refusing the credential or the request) cancel it; anything else (a
+// store 5xx, a timeout, an iOS build still processing, the database) is
+// retried with backoff, resuming where it stopped.
 func (w *PrepareRollbackWorker) Work(ctx context.Context, job *river.Job[PrepareRollbackArgs]) error {
 	a := job.Args
 	attrs := []any{slog.String("app", a.App), slog.String("target", a.TargetVersion), slog.String("platform", string(a.Platform)), slog.Int("attempt", job.Attempt)}
-	if a.Platform != ripcord.Android {
-		return w.cancel(ctx, fmt.Errorf("rollback builds for %s are not prepared yet; only android is", a.Platform), attrs)
-	}
 	ctx = ripcord.NewContextWithActor(ctx, ripcord.Actor{Name: rollback.Actor, Role: ripcord.RoleAdmin})
-	m, err := w.deps.Credentials.Open(ctx, a.App, credentials.KindPlayServiceAccount)
-	if err != nil {
-		if code := ripcord.ErrorCode(err); code == ripcord.ENOTFOUND || code == ripcord.EINVALID {
-			return w.cancel(ctx, fmt.Errorf("open the Play service account of %s (store it with `ripcord app credentials %s --play-service-account FILE`, then prepare again): %w", a.App, a.App, err), attrs)
-		}
-		return fmt.Errorf("open the Play service account of %s: %w", a.App, err)
+	var rb *ripcord.RollbackBuild
+	var err error
+	switch a.Platform {
+	case ripcord.Android:
+		rb, err = w.prepareAndroid(ctx, a)
+	case ripcord.IOS:
+		rb, err = w.prepareIOS(ctx, a)
+	default:
+		return w.cancel(ctx, fmt.Errorf("rollback builds are prepared for ios and android, not %q", a.Platform), attrs)
 	}
-	pc, err := play.New(ctx, play.Config{ServiceAccountJSON: m.ServiceAccount, Endpoint: w.deps.PlayURL, HTTPClient: w.deps.PlayHTTPClient, Logger: w.deps.Logger})
 	if err != nil {
-		return w.cancel(ctx, fmt.Errorf("the Play service account of %s is not usable (store a new key, then prepare again): %w", a.App, err), attrs)
-	}
-	rb, err := w.prep.PrepareAndroid(ctx, rollback.PrepareRequest{App: a.App, TargetVersion: a.TargetVersion, Play: pc})
-	if err != nil {
-		if permanent(err) {
+		if errors.As(err, new(needsSomeone)) || permanent(err) {
 			return w.cancel(ctx, err, attrs)
 		}
 		w.deps.Logger.WarnContext(ctx, "rollback preparation stopped; it will be retried", append(attrs, slog.String("error", err.Error()))...)
@@ -108,6 +105,48 @@ func (w *PrepareRollbackWorker) Work(ctx context.Context, job *river.Job[Prepare
 	}
 	w.deps.Logger.InfoContext(ctx, "rollback preparation ran", append(attrs, slog.String("state", string(rb.State)), slog.String("reason", rb.Reason))...)
 	return nil
+}
+
+// needsSomeone marks an error only a person can fix (a missing or unusable
+// store credential): the job is canceled rather than retried.
+type needsSomeone struct{ err error }
+
+func (e needsSomeone) Error() string { return e.err.Error() }
+func (e needsSomeone) Unwrap() error { return e.err }
+
+// prepareAndroid prepares with a Play client built from the app's service
+// account.
+func (w *PrepareRollbackWorker) prepareAndroid(ctx context.Context, a PrepareRollbackArgs) (*ripcord.RollbackBuild, error) {
+	m, err := w.deps.Credentials.Open(ctx, a.App, credentials.KindPlayServiceAccount)
+	if err != nil {
+		if code := ripcord.ErrorCode(err); code == ripcord.ENOTFOUND || code == ripcord.EINVALID {
+			return nil, needsSomeone{fmt.Errorf("open the Play service account of %s (store it with `ripcord app credentials %s --play-service-account FILE`, then prepare again): %w", a.App, a.App, err)}
+		}
+		return nil, fmt.Errorf("open the Play service account of %s: %w", a.App, err)
+	}
+	pc, err := play.New(ctx, play.Config{ServiceAccountJSON: m.ServiceAccount, Endpoint: w.deps.PlayURL, HTTPClient: w.deps.PlayHTTPClient, Logger: w.deps.Logger})
+	if err != nil {
+		return nil, needsSomeone{fmt.Errorf("the Play service account of %s is not usable (store a new key, then prepare again): %w", a.App, err)}
+	}
+	return w.prep.PrepareAndroid(ctx, rollback.PrepareRequest{App: a.App, TargetVersion: a.TargetVersion, Play: pc})
+}
+
+// prepareIOS prepares with an App Store Connect client built from the
+// app's API key.
+func (w *PrepareRollbackWorker) prepareIOS(ctx context.Context, a PrepareRollbackArgs) (*ripcord.RollbackBuild, error) {
+	m, err := w.deps.Credentials.Open(ctx, a.App, credentials.KindASCAPIKey)
+	if err != nil {
+		if code := ripcord.ErrorCode(err); code == ripcord.ENOTFOUND || code == ripcord.EINVALID {
+			return nil, needsSomeone{fmt.Errorf("open the App Store Connect API key of %s (store it with `ripcord app credentials %s --asc-key FILE --asc-key-id ID --asc-issuer-id ID`, then prepare again): %w", a.App, a.App, err)}
+		}
+		return nil, fmt.Errorf("open the App Store Connect API key of %s: %w", a.App, err)
+	}
+	c, err := appstore.New(appstore.Config{KeyID: m.ASCKeyID, IssuerID: m.ASCIssuerID, Individual: m.ASCIssuerID == "", PrivateKeyPEM: m.ASCKey,
+		BaseURL: w.deps.AppStoreURL, HTTPClient: w.deps.AppStoreHTTPClient, Logger: w.deps.Logger, Now: w.deps.Now})
+	if err != nil {
+		return nil, needsSomeone{fmt.Errorf("the App Store Connect API key of %s is not usable (store a new key, then prepare again): %w", a.App, err)}
+	}
+	return w.prep.PrepareIOS(ctx, rollback.PrepareRequest{App: a.App, TargetVersion: a.TargetVersion, AppStore: c})
 }
 
 func (w *PrepareRollbackWorker) cancel(ctx context.Context, err error, attrs []any) error {
@@ -122,7 +161,8 @@ func permanent(err error) bool {
 	case ripcord.ENOTFOUND, ripcord.EINVALID, ripcord.ECONFLICT, ripcord.EFORBIDDEN, ripcord.EUNAUTHORIZED:
 		return true
 	}
-	for _, e := range []error{play.ErrAuth, play.ErrPermission, play.ErrNotFound, play.ErrInvalid, play.ErrVersionCodeUsed} {
+	for _, e := range []error{play.ErrAuth, play.ErrPermission, play.ErrNotFound, play.ErrInvalid, play.ErrVersionCodeUsed,
+		appstore.ErrAuth, appstore.ErrForbidden, appstore.ErrNotFound} {
 		if errors.Is(err, e) {
 			return true
 		}

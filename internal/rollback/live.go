@@ -21,10 +21,7 @@ const actionLiveUnknown = "rollback." + string(ripcord.RollbackLiveUnknown)
 // there is none it records why (audited, once per reason) and returns a
 // RollbackLiveUnknown report instead of a build; preparing again retries.
 func (p *Preparer) discoverLive(ctx context.Context, pl Play, app *ripcord.App, target string) (*ripcord.Build, *ripcord.RollbackBuild, error) {
-	if _, err := p.store.ReleaseGetByVersion(ctx, app.ID, target); errors.Is(err, storage.ErrNotFound) {
-		return nil, nil, ripcord.Errorf(ripcord.ENOTFOUND, "app %s has no release %s to prepare a rollback for; create it with `ripcord release create %s %s`",
-			app.Name, target, app.Name, target)
-	} else if err != nil {
+	if err := p.checkTarget(ctx, app, target); err != nil {
 		return nil, nil, err
 	}
 	if pl == nil {
@@ -44,13 +41,13 @@ func (p *Preparer) discoverLive(ctx context.Context, pl Play, app *ripcord.App, 
 		}
 	}
 	if live == 0 {
-		return p.liveUnknown(ctx, app, target, fmt.Sprintf(
+		return p.liveUnknown(ctx, app, ripcord.Android, target, fmt.Sprintf(
 			"Play has no completed release on the production track of %s, so there is no live build to roll back to; prepare again once one is completed",
 			app.AndroidPackage))
 	}
 	b, err := p.store.BuildGetByIdentity(ctx, storage.BuildIdentityParams{AppID: app.ID, Platform: ripcord.Android, BuildNumber: strconv.FormatInt(live, 10)})
 	if errors.Is(err, storage.ErrNotFound) {
-		return p.liveUnknown(ctx, app, target, fmt.Sprintf(
+		return p.liveUnknown(ctx, app, ripcord.Android, target, fmt.Sprintf(
 			"Play's production track serves versionCode %d, which Ripcord does not hold; upload that APK with `ripcord build upload --app %s --platform android --file FILE` and prepare again with `ripcord release rollback-build %s %s --prepare`",
 			live, app.Name, app.Name, target))
 	}
@@ -60,13 +57,25 @@ func (p *Preparer) discoverLive(ctx context.Context, pl Play, app *ripcord.App, 
 	return b, nil, nil
 }
 
+// checkTarget returns an ENOTFOUND error when the target release does not
+// exist.
+func (p *Preparer) checkTarget(ctx context.Context, app *ripcord.App, target string) error {
+	if _, err := p.store.ReleaseGetByVersion(ctx, app.ID, target); errors.Is(err, storage.ErrNotFound) {
+		return ripcord.Errorf(ripcord.ENOTFOUND, "app %s has no release %s to prepare a rollback for; create it with `ripcord release create %s %s`",
+			app.Name, target, app.Name, target)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
 // liveUnknown records (unless the latest record already says so) and
 // returns a RollbackLiveUnknown report.
-func (p *Preparer) liveUnknown(ctx context.Context, app *ripcord.App, target, reason string) (*ripcord.Build, *ripcord.RollbackBuild, error) {
+func (p *Preparer) liveUnknown(ctx context.Context, app *ripcord.App, platform ripcord.Platform, target, reason string) (*ripcord.Build, *ripcord.RollbackBuild, error) {
 	now := p.clock()
-	rb := &ripcord.RollbackBuild{AppID: app.ID, Platform: ripcord.Android, TargetVersion: target, State: ripcord.RollbackLiveUnknown,
+	rb := &ripcord.RollbackBuild{AppID: app.ID, Platform: platform, TargetVersion: target, State: ripcord.RollbackLiveUnknown,
 		Reason: reason, CreatedAt: now, UpdatedAt: now}
-	last, err := latestLiveUnknown(ctx, p.store, app, ripcord.Android, target)
+	last, err := latestLiveUnknown(ctx, p.store, app, platform, target)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -80,7 +89,7 @@ func (p *Preparer) liveUnknown(ctx context.Context, app *ripcord.App, target, re
 	if err != nil {
 		return nil, nil, fmt.Errorf("record that the live build of %s is unknown: %w", app.Name, err)
 	}
-	p.logger.WarnContext(ctx, "rollback build waits for the live build", "app", app.Name, "target", target, "reason", reason)
+	p.logger.WarnContext(ctx, "rollback build waits for the live build", "app", app.Name, "platform", string(platform), "target", target, "reason", reason)
 	return nil, rb, nil
 }
 

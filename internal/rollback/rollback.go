@@ -14,6 +14,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -29,6 +31,7 @@ import (
 	"github.com/ripcordhq/ripcord/internal/apk"
 	"github.com/ripcordhq/ripcord/internal/blob"
 	"github.com/ripcordhq/ripcord/internal/credentials"
+	"github.com/ripcordhq/ripcord/internal/ipa"
 	"github.com/ripcordhq/ripcord/internal/play"
 	"github.com/ripcordhq/ripcord/internal/signingkey"
 	"github.com/ripcordhq/ripcord/internal/storage"
@@ -86,11 +89,25 @@ type Config struct {
 	Artifacts   Artifacts     // required
 	Credentials Credentials   // required
 	Play        Play          // required for Android
+	AppStore    AppStore      // required for iOS
 	// WorkDir holds temporary artifacts while re-signing. Default os.TempDir().
 	WorkDir string
 	// MinTargetSdk is Play's minimum targetSdk for updates; an artifact
 	// below it is not shippable. Default apk.DefaultMinTargetSdk.
 	MinTargetSdk int
+	// IOSCompliance holds the App Store minimums (SDK, Xcode) the re-signed
+	// IPA is checked against; a build below them is not shippable. Zero
+	// fields take ipa.Compliance's defaults.
+	IOSCompliance ipa.Compliance
+	// IOSRoots, when set, must anchor the re-signed IPA's signing
+	// certificate (Apple's roots in production, a test CA in tests). Nil
+	// checks the signatures only.
+	IOSRoots *x509.CertPool
+	// AppStoreWait bounds each wait on App Store Connect within one run:
+	// importing an upload and processing a build. A build still processing
+	// after it stays uploaded; the next run (the job's retry) checks again,
+	// so no run blocks for long. Default 10 minutes.
+	AppStoreWait time.Duration
 	// MaxArtifactBytes limits one produced artifact. Default 4 GiB.
 	MaxArtifactBytes int64
 	// Now is the clock. Default time.Now.
@@ -108,6 +125,10 @@ type Preparer struct {
 	artifacts Artifacts
 	creds     Credentials
 	play      Play
+	appStore  AppStore
+	iosCheck  ipa.Compliance
+	iosRoots  *x509.CertPool
+	ascWait   time.Duration
 	workDir   string
 	minTarget int
 	maxBytes  int64
@@ -135,6 +156,8 @@ func New(cfg Config) (*Preparer, error) {
 	}
 	p := &Preparer{
 		store: cfg.Store, artifacts: cfg.Artifacts, creds: cfg.Credentials, play: cfg.Play,
+		appStore: cfg.AppStore, iosCheck: cfg.IOSCompliance, iosRoots: cfg.IOSRoots,
+		ascWait:   cmp.Or(cfg.AppStoreWait, 10*time.Minute),
 		workDir:   cmp.Or(cfg.WorkDir, os.TempDir()),
 		minTarget: cmp.Or(cfg.MinTargetSdk, apk.DefaultMinTargetSdk),
 		maxBytes:  cmp.Or(cfg.MaxArtifactBytes, 4<<30),
@@ -168,10 +191,15 @@ type PrepareRequest struct {
 	// discovers it: the build Ripcord holds for the versionCode of Play's
 	// completed production release. When that is not known the result is
 	// a RollbackLiveUnknown report (audited, no row) saying what to upload.
+	// On iOS it is the build Ripcord holds for the version and build
+	// number of the App Store version READY_FOR_DISTRIBUTION.
 	LiveBuildID int64
 	// Play, when set, is used instead of Config.Play: each app reaches Play
 	// with its own service account, so the job queue builds one per app.
 	Play Play
+	// AppStore, when set, is used instead of Config.AppStore, for the same
+	// reason: each app has its own App Store Connect API key.
+	AppStore AppStore
 }
 
 // errNoPlay stops preparation that needs the store when no connector is
@@ -227,7 +255,7 @@ func (p *Preparer) prepareAndroid(ctx context.Context, req PrepareRequest) (*rip
 			}
 			req.LiveBuildID = live.ID
 		}
-		if rb, err = p.allocate(ctx, pl, app, req); err != nil {
+		if rb, err = p.allocate(ctx, app, ripcord.Android, req, playNumbers(pl, app)); err != nil {
 			return nil, app, err
 		}
 		if err := p.hook(StepAllocated); err != nil {
@@ -299,11 +327,37 @@ func (p *Preparer) save(ctx context.Context, tx storage.Tx, app *ripcord.App, be
 	return tx.AuditAppend(ctx, ripcord.NewAuditEntry(ctx, rb.UpdatedAt, action, auditTarget(app, rb), summary(before), summary(rb)))
 }
 
+// playNumbers reads the highest versionCode ever uploaded to Play, which a
+// new upload must exceed.
+func playNumbers(pl Play, app *ripcord.App) func(ctx context.Context) ([]string, error) {
+	return func(ctx context.Context) ([]string, error) {
+		if pl == nil {
+			return nil, errNoPlay
+		}
+		hi, err := pl.HighestVersionCode(ctx, app.AndroidPackage)
+		if err != nil {
+			return nil, fmt.Errorf("read the highest versionCode on Play: %w", err)
+		}
+		return []string{strconv.FormatInt(hi, 10)}, nil
+	}
+}
+
+// platformName is how messages name a platform.
+func platformName(p ripcord.Platform) string {
+	if p == ripcord.IOS {
+		return "iOS"
+	}
+	return "Android"
+}
+
 // allocate checks the request, chooses the rollback's version and build
-// number and reserves the number, all in one transaction. Another job
-// taking the same number (or preparing the same target) makes the insert
+// number and reserves the number, all in one transaction. storeNumbers
+// returns the build numbers the store has seen that the new one must
+// exceed; it is called once the request checked out. Another job taking
+// the same number (or preparing the same target) makes the insert
 // conflict; allocation then starts over and sees what the other took.
-func (p *Preparer) allocate(ctx context.Context, pl Play, app *ripcord.App, req PrepareRequest) (*ripcord.RollbackBuild, error) {
+func (p *Preparer) allocate(ctx context.Context, app *ripcord.App, platform ripcord.Platform, req PrepareRequest,
+	storeNumbers func(context.Context) ([]string, error)) (*ripcord.RollbackBuild, error) {
 	target, err := ripcord.ParseVersion(req.TargetVersion)
 	if err != nil {
 		return nil, err
@@ -315,18 +369,15 @@ func (p *Preparer) allocate(ctx context.Context, pl Play, app *ripcord.App, req 
 		return nil, err
 	}
 	live, err := p.store.BuildGetByID(ctx, req.LiveBuildID)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && (live.AppID != app.ID || live.Platform != ripcord.Android)) {
-		return nil, ripcord.Errorf(ripcord.ENOTFOUND, "app %s has no Android build %d to roll back to; upload the live production artifact with `ripcord build upload`",
-			app.Name, req.LiveBuildID)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && (live.AppID != app.ID || live.Platform != platform)) {
+		return nil, ripcord.Errorf(ripcord.ENOTFOUND, "app %s has no %s build %d to roll back to; upload the live production artifact with `ripcord build upload`",
+			app.Name, platformName(platform), req.LiveBuildID)
 	} else if err != nil {
 		return nil, err
 	}
-	if pl == nil {
-		return nil, errNoPlay
-	}
-	storeHighest, err := pl.HighestVersionCode(ctx, app.AndroidPackage)
+	storeUsed, err := storeNumbers(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read the highest versionCode on Play: %w", err)
+		return nil, err
 	}
 	var rb *ripcord.RollbackBuild
 	for attempt := 1; ; attempt++ {
@@ -342,22 +393,22 @@ func (p *Preparer) allocate(ctx context.Context, pl Play, app *ripcord.App, req 
 					taken = append(taken, pv)
 				}
 			}
-			numbers, err := tx.RollbackBuildNumbersUsed(ctx, app.ID, ripcord.Android)
+			numbers, err := tx.RollbackBuildNumbersUsed(ctx, app.ID, platform)
 			if err != nil {
 				return err
 			}
-			number, err := ripcord.NextBuildNumber(ripcord.Android, append(numbers, strconv.FormatInt(storeHighest, 10)))
+			number, err := ripcord.NextBuildNumber(platform, append(numbers, storeUsed...))
 			if err != nil {
 				return err
 			}
 			now := p.clock()
-			rb = &ripcord.RollbackBuild{AppID: app.ID, Platform: ripcord.Android, TargetVersion: req.TargetVersion,
+			rb = &ripcord.RollbackBuild{AppID: app.ID, Platform: platform, TargetVersion: req.TargetVersion,
 				Version: ripcord.RollbackVersion(target, taken).String(), BuildNumber: number,
 				SourceBuildID: live.ID, SourceSHA256: live.SHA256, State: ripcord.RollbackAllocated, CreatedAt: now, UpdatedAt: now}
 			if err := tx.RollbackBuildCreate(ctx, rb); err != nil {
 				return err
 			}
-			if err := tx.BuildNumberReserve(ctx, storage.BuildNumberReservation{AppID: app.ID, Platform: ripcord.Android,
+			if err := tx.BuildNumberReserve(ctx, storage.BuildNumberReservation{AppID: app.ID, Platform: platform,
 				BuildNumber: number, ReservedFor: rb.ID, CreatedAt: now}); err != nil {
 				return err
 			}
@@ -370,7 +421,7 @@ func (p *Preparer) allocate(ctx context.Context, pl Play, app *ripcord.App, req 
 			return nil, fmt.Errorf("allocate version and build number: %w", err)
 		}
 		// Another job prepared this target meanwhile: resume its row.
-		if other, gerr := p.store.RollbackBuildGet(ctx, app.ID, ripcord.Android, req.TargetVersion); gerr == nil {
+		if other, gerr := p.store.RollbackBuildGet(ctx, app.ID, platform, req.TargetVersion); gerr == nil {
 			return other, nil
 		}
 	}
@@ -420,7 +471,7 @@ func (p *Preparer) sign(ctx context.Context, app *ripcord.App, rb *ripcord.Rollb
 		return fmt.Errorf("make a work directory in %s: %w", p.workDir, err)
 	}
 	defer os.RemoveAll(dir)
-	src, size, err := p.fetch(ctx, live, dir)
+	src, size, err := p.fetch(ctx, live, dir, "live.apk")
 	if err != nil {
 		return err
 	}
@@ -456,13 +507,28 @@ func (p *Preparer) sign(ctx context.Context, app *ripcord.App, rb *ripcord.Rollb
 	if len(rep.Findings) == 0 {
 		findings = []byte("[]")
 	}
+	notShippable := ""
+	for _, fd := range rep.Findings {
+		if fd.Code == "target_sdk_below_play_minimum" || fd.Code == "version_code_above_play_maximum" {
+			notShippable = fd.Message
+			break
+		}
+	}
+	return p.storeSigned(ctx, app, rb, live, out, signer, findings, notShippable)
+}
 
+// storeSigned stores the re-signed artifact at out as a build with its
+// provenance (the live build's digest, the signer's certificate) and records
+// rb as signed, or as not shippable with that reason when notShippable is
+// set, in one transaction. On failure nothing of it is kept.
+func (p *Preparer) storeSigned(ctx context.Context, app *ripcord.App, rb *ripcord.RollbackBuild, live *ripcord.Build, out, signer string,
+	findings []byte, notShippable string) error {
 	f, err := os.Open(out)
 	if err != nil {
 		return fmt.Errorf("open re-signed artifact: %w", err)
 	}
 	defer f.Close()
-	blobKey := fmt.Sprintf("builds/%s/android/rollback-%d-%s", app.Name, rb.ID, rb.BuildNumber)
+	blobKey := fmt.Sprintf("builds/%s/%s/rollback-%d-%s", app.Name, rb.Platform, rb.ID, rb.BuildNumber)
 	stored, err := p.artifacts.Put(ctx, blobKey, f, p.maxBytes)
 	if err != nil {
 		return fmt.Errorf("store re-signed artifact: %w", err)
@@ -473,15 +539,12 @@ func (p *Preparer) sign(ctx context.Context, app *ripcord.App, rb *ripcord.Rollb
 
 	before := *rb
 	now := p.clock()
-	b := &ripcord.Build{AppID: app.ID, Platform: ripcord.Android, Version: rb.Version, BuildNumber: rb.BuildNumber,
+	b := &ripcord.Build{AppID: app.ID, Platform: rb.Platform, Version: rb.Version, BuildNumber: rb.BuildNumber,
 		SHA256: stored.SHA256, Size: stored.Size, BlobKey: stored.Key, UploadedBy: Actor, CreatedAt: now}
 	rb.State, rb.Reason, rb.SHA256, rb.SignerCertSHA256, rb.Findings, rb.UpdatedAt = ripcord.RollbackSigned, "", stored.SHA256, signer, string(findings), now
 	action := "rollback.sign"
-	for _, fd := range rep.Findings {
-		if fd.Code == "target_sdk_below_play_minimum" || fd.Code == "version_code_above_play_maximum" {
-			rb.State, rb.Reason, action = ripcord.RollbackNotShippable, fd.Message, "rollback.not_shippable"
-			break
-		}
+	if notShippable != "" {
+		rb.State, rb.Reason, action = ripcord.RollbackNotShippable, notShippable, "rollback.not_shippable"
 	}
 	err = p.store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
 		if err := tx.BuildCreate(ctx, b); err != nil {
@@ -501,7 +564,7 @@ func (p *Preparer) sign(ctx context.Context, app *ripcord.App, rb *ripcord.Rollb
 			p.logger.ErrorContext(ctx, "delete unreferenced artifact", "key", blobKey, "error", derr.Error())
 		}
 		if errors.Is(err, storage.ErrConflict) {
-			return fmt.Errorf("record rollback build %s: another build already holds versionCode %s or these bytes; prepare a rollback for a new target instead: %w",
+			return fmt.Errorf("record rollback build %s: another build already holds build number %s or these bytes; prepare a rollback for a new target instead: %w",
 				b.Label(), rb.BuildNumber, err)
 		}
 		return fmt.Errorf("record rollback build %s: %w", b.Label(), err)
@@ -512,25 +575,25 @@ func (p *Preparer) sign(ctx context.Context, app *ripcord.App, rb *ripcord.Rollb
 // fetch copies a build's artifact to a file in dir (the signer reads at
 // offsets) and checks its digest against the one recorded at upload, so the
 // rollback provably contains the live build's bytes.
-func (p *Preparer) fetch(ctx context.Context, b *ripcord.Build, dir string) (*os.File, int64, error) {
+func (p *Preparer) fetch(ctx context.Context, b *ripcord.Build, dir, name string) (*os.File, int64, error) {
 	r, err := p.artifacts.Open(ctx, b.BlobKey)
 	if err != nil {
-		return nil, 0, fmt.Errorf("open live build %s artifact %s: %w", b.Label(), b.BlobKey, err)
+		return nil, 0, fmt.Errorf("open build %s artifact %s: %w", b.Label(), b.BlobKey, err)
 	}
 	defer r.Close()
-	f, err := os.Create(dir + "/live.apk")
+	f, err := os.Create(filepath.Join(dir, name))
 	if err != nil {
-		return nil, 0, fmt.Errorf("copy live build artifact: %w", err)
+		return nil, 0, fmt.Errorf("copy build %s artifact: %w", b.Label(), err)
 	}
 	h := sha256.New()
 	size, err := io.Copy(io.MultiWriter(f, h), r)
 	if err != nil {
 		f.Close()
-		return nil, 0, fmt.Errorf("copy live build %s artifact: %w", b.Label(), err)
+		return nil, 0, fmt.Errorf("copy build %s artifact: %w", b.Label(), err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != b.SHA256 {
 		f.Close()
-		return nil, 0, fmt.Errorf("live build %s artifact has sha256 %s, not the %s recorded at upload: the artifact store was altered; upload the live artifact again", b.Label(), got, b.SHA256)
+		return nil, 0, fmt.Errorf("build %s artifact has sha256 %s, not the %s recorded at upload: the artifact store was altered; upload the artifact again", b.Label(), got, b.SHA256)
 	}
 	return f, size, nil
 }
