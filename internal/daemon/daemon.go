@@ -30,6 +30,7 @@ import (
 	"github.com/ripcordhq/ripcord/internal/httpapi"
 	"github.com/ripcordhq/ripcord/internal/jobs"
 	"github.com/ripcordhq/ripcord/internal/postgres"
+	"github.com/ripcordhq/ripcord/internal/rollout"
 	"github.com/ripcordhq/ripcord/internal/sqlite"
 	"github.com/ripcordhq/ripcord/internal/storage"
 )
@@ -61,11 +62,13 @@ type Daemon struct {
 	// Credentials holds the apps' store credentials and signing material;
 	// later services open material through it.
 	Credentials *credentials.Service
-	jobs        storage.JobClient
-	registry    *prometheus.Registry
-	handler     http.Handler
-	server      *http.Server
-	listener    net.Listener
+	// Rollout halts, resumes and rolls back releases in the stores.
+	Rollout  *rollout.Service
+	jobs     storage.JobClient
+	registry *prometheus.Registry
+	handler  http.Handler
+	server   *http.Server
+	listener net.Listener
 }
 
 // Options are what Open takes beyond the configuration file's settings;
@@ -132,6 +135,10 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		return nil, fmt.Errorf("refusing to start: %w", err)
 	}
 
+	if d.Rollout, err = rollout.New(rollout.Config{Store: d.Store, Play: playOpener(d.Credentials, cfg.Stores.GooglePlayURL, logger), Now: opts.Now, Logger: logger}); err != nil {
+		return nil, err
+	}
+
 	d.registry = prometheus.NewRegistry()
 	expiring := jobs.NewCredentialsExpiringGauge()
 	workers := river.NewWorkers()
@@ -162,7 +169,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	d.registry.MustRegister(info, &jobCollector{store: d.Store, logger: logger})
 
 	d.handler = httpapi.NewHandler(httpapi.Config{
-		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Rollbacks: rbs, Ready: d.ready, Registry: d.registry,
+		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Rollbacks: rbs, Rollouts: d.Rollout, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
 		SentryRate: opts.SentryRate, SentryBurst: opts.SentryBurst, Now: opts.Now,
 	})

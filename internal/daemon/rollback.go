@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/ripcordhq/ripcord"
 	"github.com/ripcordhq/ripcord/internal/credentials"
 	"github.com/ripcordhq/ripcord/internal/jobs"
+	"github.com/ripcordhq/ripcord/internal/play"
 	"github.com/ripcordhq/ripcord/internal/rollback"
+	"github.com/ripcordhq/ripcord/internal/rollout"
 	"github.com/ripcordhq/ripcord/internal/storage"
 )
 
@@ -106,4 +109,21 @@ func (r rollbacks) releaseCreated(ctx context.Context, tx storage.Tx, app *ripco
 		}
 	}
 	return nil
+}
+
+// playOpener builds a Play client for an app from its stored service
+// account (the use is audited under the caller's name), reaching Play at
+// url (config stores.google_play_url; empty for Google's).
+func playOpener(creds *credentials.Service, url string, logger *slog.Logger) rollout.PlayOpener {
+	return func(ctx context.Context, app *ripcord.App) (rollout.Play, error) {
+		m, err := creds.Open(ctx, app.Name, credentials.KindPlayServiceAccount)
+		if err != nil {
+			return nil, fmt.Errorf("open the Play service account of %s (store it with `ripcord app credentials %s --play-service-account FILE`): %w", app.Name, app.Name, err)
+		}
+		pc, err := play.New(ctx, play.Config{ServiceAccountJSON: m.ServiceAccount, Endpoint: url, Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("the Play service account of %s is not usable; store a new key with `ripcord app credentials %s --play-service-account FILE`: %w", app.Name, app.Name, err)
+		}
+		return pc, nil
+	}
 }

@@ -38,15 +38,22 @@ func signedAPK(t *testing.T, k *apktest.Key, name string, code int) []byte {
 	return b
 }
 
-// TestRollbackBuildPrepared runs the Android rollback story through a real
-// server and a fake Play: Play's production track serves 1.1.0 (110), the
-// target 1.2.0 (120) is on the internal track, the app's Play service
-// account and upload key are stored. Creating release 1.2.0 queues the
-// preparation, which first finds that Ripcord lacks the live build and says
-// so; once the live APK is uploaded, asking again prepares 1.2.1 (121),
-// which Play's internal track then serves.
-func TestRollbackBuildPrepared(t *testing.T) {
-	t.Parallel()
+// playBundle is a daemon wired to a fake Play: Play's production track
+// serves 1.1.0 (110), the target 1.2.0 (120) is on the internal track, and
+// the app's Play service account and upload key are stored.
+type playBundle struct {
+	tb           *testBundle
+	fake         *fakestore.Server
+	pc           *play.Client
+	key          *apktest.Key
+	live, target []byte // signed APKs of 1.1.0 (110) and 1.2.0 (120)
+	local        context.Context
+	viewer, rm   string // tokens
+}
+
+// setupPlay builds a playBundle; logs are shown when the test fails.
+func setupPlay(t *testing.T) *playBundle {
+	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	fakeURL := "http://" + ts.Listener.Addr().String()
 	fake, err := fakestore.New(fakestore.Config{StateDir: t.TempDir(), BaseURL: fakeURL})
@@ -80,8 +87,22 @@ func TestRollbackBuildPrepared(t *testing.T) {
 	require.NoError(t, err)
 	_, err = tb.d.Credentials.Put(local, "shop", credentials.KindAndroidKeystore, credentials.Material{Key: key.PKCS8, Cert: key.Cert().Raw})
 	require.NoError(t, err)
-	viewer := tb.token(t, "viewer", ripcord.RoleViewer)
-	rm := tb.token(t, "rm", ripcord.RoleReleaseManager)
+	return &playBundle{tb: tb, fake: fake, pc: pc, key: key, live: live, target: target, local: local,
+		viewer: tb.token(t, "viewer", ripcord.RoleViewer), rm: tb.token(t, "rm", ripcord.RoleReleaseManager)}
+}
+
+// TestRollbackBuildPrepared runs the Android rollback story through a real
+// server and a fake Play: Play's production track serves 1.1.0 (110), the
+// target 1.2.0 (120) is on the internal track, the app's Play service
+// account and upload key are stored. Creating release 1.2.0 queues the
+// preparation, which first finds that Ripcord lacks the live build and says
+// so; once the live APK is uploaded, asking again prepares 1.2.1 (121),
+// which Play's internal track then serves.
+func TestRollbackBuildPrepared(t *testing.T) {
+	t.Parallel()
+	pb := setupPlay(t)
+	tb, pc, key, live := pb.tb, pb.pc, pb.key, pb.live
+	local, viewer, rm := pb.local, pb.viewer, pb.rm
 	const path = "/api/v1/apps/shop/releases/1.2.0/rollback-build"
 
 	resp := tb.call(t, viewer, "GET", path, nil, nil)
@@ -99,7 +120,7 @@ func TestRollbackBuildPrepared(t *testing.T) {
 	// A request while that job is still running is the same preparation
 	// (unique while not finished), so wait until River recorded its end.
 	tb.waitJobs(t, "prepare_rollback", "completed", 1)
-	_, _, err = tb.d.Catalog.BuildUpload(local, catalog.BuildUploadParams{App: "shop", Platform: ripcord.Android, Version: "1.1.0", BuildNumber: "110", Body: bytes.NewReader(live)})
+	_, _, err := tb.d.Catalog.BuildUpload(local, catalog.BuildUploadParams{App: "shop", Platform: ripcord.Android, Version: "1.1.0", BuildNumber: "110", Body: bytes.NewReader(live)})
 	require.NoError(t, err)
 	var queued httpapi.RollbackBuild
 	resp = tb.call(t, rm, "POST", path, nil, &queued)

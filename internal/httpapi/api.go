@@ -76,6 +76,15 @@ type Rollbacks interface {
 	RollbackBuildPrepare(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.RollbackBuild, error)
 }
 
+// Rollouts acts on a release's rollout in the store. Each returns the
+// release as recorded after the store acknowledged; a repeat of a finished
+// halt or rollback returns it unchanged without a store call.
+type Rollouts interface {
+	Halt(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.Release, error)
+	Resume(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.Release, error)
+	Rollback(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.Release, error)
+}
+
 // AuditReader pages through the audit log.
 type AuditReader interface {
 	AuditList(ctx context.Context, afterSeq int64, limit int, target string) ([]ripcord.AuditEntry, error)
@@ -94,7 +103,9 @@ type Config struct {
 	Credentials Credentials
 	// Rollbacks reads and prepares rollback builds. Required.
 	Rollbacks Rollbacks
-	Ready     Readiness // required
+	// Rollouts halts, resumes and rolls back releases. Required.
+	Rollouts Rollouts
+	Ready    Readiness // required
 	// Registry receives the HTTP metrics; the daemon registers job and build
 	// metrics on it too. Required.
 	Registry *prometheus.Registry
@@ -122,6 +133,7 @@ type handler struct {
 	health         Health
 	credentials    Credentials
 	rollbacks      Rollbacks
+	rollouts       Rollouts
 	ready          Readiness
 	maxBody        int64
 	requestTimeout time.Duration
@@ -173,6 +185,9 @@ func (h *handler) routes() []route {
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/health", role: ripcord.RoleViewer, fn: h.releaseHealth},
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build", role: ripcord.RoleViewer, fn: h.rollbackBuildGet},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build", role: ripcord.RoleReleaseManager, fn: h.rollbackBuildPrepare},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/halt", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Halt)},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/resume", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Resume)},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Rollback)},
 		{method: "POST", pattern: "/api/v1/health/samples", role: ripcord.RoleEngineer, fn: h.healthSamples},
 		{method: "POST", pattern: "/api/{project_id}/envelope/{$}", auth: authSentryKey, fn: h.sentryEnvelope},
 		{method: "GET", pattern: "/api/v1/tokens", role: ripcord.RoleAdmin, fn: h.tokenList},
@@ -188,7 +203,7 @@ func (h *handler) routes() []route {
 // check and request timeout around each protected route.
 func NewHandler(cfg Config) http.Handler {
 	h := &handler{
-		catalog: cfg.Catalog, access: cfg.Access, audit: cfg.Audit, health: cfg.Health, credentials: cfg.Credentials, rollbacks: cfg.Rollbacks, ready: cfg.Ready,
+		catalog: cfg.Catalog, access: cfg.Access, audit: cfg.Audit, health: cfg.Health, credentials: cfg.Credentials, rollbacks: cfg.Rollbacks, rollouts: cfg.Rollouts, ready: cfg.Ready,
 		maxBody:        cmp.Or(cfg.MaxBodyBytes, 1<<20),
 		requestTimeout: cmp.Or(cfg.RequestTimeout, 30*time.Second),
 		logger:         cmp.Or(cfg.Logger, slog.Default()),

@@ -367,17 +367,23 @@ func (c *Client) Halt(ctx context.Context, pkg, track string, versionCode int64)
 	})
 }
 
-// Resume restarts a halted release at fraction.
+// Resume restarts a halted release at fraction. Fraction 0 resumes at the
+// fraction the release was halted at, read in the same edit, so a caller
+// that does not track fractions needs no extra read of the track.
 func (c *Client) Resume(ctx context.Context, pkg, track string, versionCode int64, fraction float64) error {
-	if fraction <= 0 || fraction >= 1 {
-		return fmt.Errorf("play resume %s %d: fraction %v must be within (0, 1); use Complete for 100%%", pkg, versionCode, fraction)
+	if fraction < 0 || fraction >= 1 {
+		return fmt.Errorf("play resume %s %d: fraction %v must be within (0, 1), or 0 for the halted fraction; use Complete for 100%%", pkg, versionCode, fraction)
 	}
 	return c.setRelease(ctx, "resume", pkg, track, versionCode, func(_ *androidpublisher.Track, r *androidpublisher.TrackRelease) (bool, error) {
+		f := fraction
+		if f == 0 {
+			f = r.UserFraction
+		}
 		switch {
-		case r.Status == StatusInProgress && r.UserFraction == fraction:
+		case r.Status == StatusInProgress && r.UserFraction == f:
 			return false, nil
 		case r.Status == StatusHalted || r.Status == StatusInProgress:
-			r.Status, r.UserFraction = StatusInProgress, fraction
+			r.Status, r.UserFraction = StatusInProgress, f
 			return true, nil
 		}
 		return false, &Error{Op: "resume", Package: pkg, kind: ErrInvalid,
@@ -398,5 +404,56 @@ func (c *Client) Complete(ctx context.Context, pkg, track string, versionCode in
 			return o != r && o.Status == StatusCompleted
 		})
 		return true, nil
+	})
+}
+
+// RollBack replaces target with rollback on the production track in ONE
+// edit: the target's staged release is halted (keeping its fraction, as Play
+// requires) and rollback, already uploaded (to the internal track), becomes
+// the track's completed release, replacing the one that served everyone
+// else. Play allows this in one commit: a track may hold one completed and
+// one halted release, halting needs the release in progress or halted in
+// the committed track, and completing needs only a known versionCode. A
+// completed target is replaced outright, since a track holds one completed
+// release. Nothing is committed when the track already is as wanted, so a
+// retry after a lost answer makes no second change.
+func (c *Client) RollBack(ctx context.Context, pkg string, target, rollback int64) error {
+	const op = "roll back"
+	return c.withEdit(ctx, op, pkg, func(ctx context.Context, e *edit) (bool, error) {
+		t, err := e.track(ctx, TrackProduction)
+		if err != nil {
+			return false, err
+		}
+		var tgt, rb *androidpublisher.TrackRelease
+		for _, r := range t.Releases {
+			switch {
+			case slices.Contains(r.VersionCodes, target):
+				tgt = r
+			case slices.Contains(r.VersionCodes, rollback):
+				rb = r
+			}
+		}
+		if rb != nil && rb.Status == StatusCompleted && (tgt == nil || tgt.Status == StatusHalted) {
+			return false, nil // already rolled back
+		}
+		if tgt == nil {
+			return false, &Error{Op: op, Package: pkg, kind: ErrNotFound,
+				Message: fmt.Sprintf("no release of versionCode %d on the production track", target),
+				Hint:    "the target is not live on production, so there is nothing to roll back"}
+		}
+		releases := []*androidpublisher.TrackRelease{{
+			Name: strconv.FormatInt(rollback, 10), VersionCodes: googleapi.Int64s{rollback}, Status: StatusCompleted,
+		}}
+		if tgt.Status == StatusInProgress || tgt.Status == StatusHalted {
+			tgt.Status = StatusHalted
+			releases = append(releases, tgt)
+		}
+		for _, r := range t.Releases {
+			if r != tgt && r != rb && r.Status == StatusDraft {
+				releases = append(releases, r) // drafts are not served; keep them
+			}
+		}
+		t.Releases = releases
+		return true, e.updateTrack(ctx, t)
 	})
 }
