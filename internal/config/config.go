@@ -53,6 +53,8 @@ type Config struct {
 	Jobs JobsConfig
 	// Stores configures how Ripcord reaches the app stores.
 	Stores StoresConfig
+	// Health configures what Ripcord does on its own on a health verdict.
+	Health HealthConfig
 	// SecretKey encrypts store credentials at rest. It is exactly 32 bytes,
 	// or nil when unset (the default).
 	SecretKey []byte
@@ -104,6 +106,18 @@ type HTTPConfig struct {
 type JobsConfig struct {
 	// Workers is how many jobs run at once, from 1 to 1000. Default 10.
 	Workers int
+}
+
+// HealthConfig groups the health.* options: the policies the health engine
+// acts on without a person.
+type HealthConfig struct {
+	// AutoRollbackApps names the apps that opted in to an automatic
+	// rollback on a rollback-tier verdict (when a rollback build is ready).
+	// Every other app is only halted, and a person clicks the rollback.
+	// It is a server option rather than an app setting because opting in
+	// is an operator's decision about what Ripcord may do unattended.
+	// Default none.
+	AutoRollbackApps []string
 }
 
 // StoresConfig groups the stores.* options: where the store APIs are, so a

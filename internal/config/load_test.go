@@ -16,7 +16,7 @@ import (
 // allKeys is the "allowed keys" list every top-level unknown-key error shows.
 const allKeys = "addr, database_url, no_migrate, log.level, log.format, artifacts.url, artifacts.max_bytes, " +
 	"http.read_header_timeout, http.read_timeout, http.write_timeout, http.idle_timeout, http.shutdown_timeout, " +
-	"http.max_body_bytes, http.request_timeout, jobs.workers, stores.google_play_url, stores.app_store_connect_url, secret_key, secret_key_file"
+	"http.max_body_bytes, http.request_timeout, jobs.workers, stores.google_play_url, stores.app_store_connect_url, health.auto_rollback_apps, secret_key, secret_key_file"
 
 // testKey is a valid secret_key: the bytes 0..31 in standard base64.
 const testKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -622,6 +622,7 @@ func TestLoadEnv(t *testing.T) {
 			"RIPCORD_JOBS_WORKERS=8",
 			"RIPCORD_STORES_GOOGLE_PLAY_URL=http://127.0.0.1:8181/",
 			"RIPCORD_STORES_APP_STORE_CONNECT_URL=http://127.0.0.1:8181",
+			"RIPCORD_HEALTH_AUTO_ROLLBACK_APPS=shop, demo",
 			"RIPCORD_SECRET_KEY=" + testKey,
 		}
 		cfg, err := Load(Sources{Dir: t.TempDir(), Environ: environ})
@@ -630,6 +631,7 @@ func TestLoadEnv(t *testing.T) {
 			name, _, _ := strings.Cut(environ[i], "=")
 			require.Equal(t, "env "+name, s.Source, s.Key)
 		}
+		require.Equal(t, []string{"shop", "demo"}, cfg.Health.AutoRollbackApps, "trimmed, in order")
 	})
 	t.Run("SecretAndFileVariablesConflict", func(t *testing.T) {
 		t.Parallel()

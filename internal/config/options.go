@@ -155,6 +155,20 @@ func table() []option {
 			redact: redactURL,
 		},
 		{
+			Option: Option{Key: "health.auto_rollback_apps", Default: "", Allowed: "comma-separated app names",
+				Doc: "apps that Ripcord rolls back on its own on a rollback-tier verdict when a rollback build is ready; other apps are only halted"},
+			set: func(c *Config, s string) error {
+				c.Health.AutoRollbackApps = nil
+				for name := range strings.SplitSeq(s, ",") {
+					if name = strings.TrimSpace(name); name != "" {
+						c.Health.AutoRollbackApps = append(c.Health.AutoRollbackApps, name)
+					}
+				}
+				return nil
+			},
+			get: func(c *Config) string { return strings.Join(c.Health.AutoRollbackApps, ",") },
+		},
+		{
 			Option: Option{Key: "secret_key", Default: "", Allowed: secretKeyAllowed, Secret: true,
 				Doc: "key that encrypts store credentials at rest; generate one with: openssl rand -base64 32"},
 			set: func(c *Config, s string) error {

@@ -64,6 +64,7 @@ type Daemon struct {
 	Credentials *credentials.Service
 	// Rollout halts, resumes and rolls back releases in the stores.
 	Rollout  *rollout.Service
+	auto     *autoActor
 	jobs     storage.JobClient
 	registry *prometheus.Registry
 	handler  http.Handler
@@ -125,7 +126,6 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	d.Catalog = catalog.New(catalog.Config{Store: d.Store, Artifacts: d.Artifacts, MaxArtifactBytes: cfg.Artifacts.MaxBytes, Logger: logger,
 		ReleaseCreated: rbs.releaseCreated})
 	d.Access = access.New(d.Store, nil)
-	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now})
 	if d.Credentials, err = credentials.New(credentials.Config{Store: d.Store, SecretKey: cfg.SecretKey, Now: opts.Now, Logger: logger}); err != nil {
 		return nil, err
 	}
@@ -138,6 +138,10 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	if d.Rollout, err = rollout.New(rollout.Config{Store: d.Store, Play: playOpener(d.Credentials, cfg.Stores.GooglePlayURL, logger), Now: opts.Now, Logger: logger}); err != nil {
 		return nil, err
 	}
+	// Health verdicts act through the rollout service, so health comes
+	// after it.
+	d.auto = newAutoActor(d.Store, d.Rollout, cfg.Health.AutoRollbackApps, logger)
+	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: d.auto.onVerdict})
 
 	d.registry = prometheus.NewRegistry()
 	expiring := jobs.NewCredentialsExpiringGauge()
@@ -272,6 +276,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer cancel()
 	if err := d.server.Shutdown(sctx); err != nil {
 		d.logger.Warn("requests still running at shutdown timeout were cut off", slog.String("error", err.Error()))
+	}
+	if err := d.auto.wait(sctx); err != nil {
+		d.logger.Warn("automatic health actions still running at shutdown timeout were cut off; check the releases they were acting on", slog.String("error", err.Error()))
 	}
 	if err := d.jobs.Stop(sctx); err != nil {
 		d.logger.Warn("jobs still running at shutdown timeout will be rescued and run again", slog.String("error", err.Error()))

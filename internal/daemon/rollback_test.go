@@ -52,7 +52,8 @@ type playBundle struct {
 }
 
 // setupPlay builds a playBundle; logs are shown when the test fails.
-func setupPlay(t *testing.T) *playBundle {
+// tweak changes the configuration further.
+func setupPlay(t *testing.T, tweak ...func(*config.Config)) *playBundle {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	fakeURL := "http://" + ts.Listener.Addr().String()
@@ -80,6 +81,9 @@ func setupPlay(t *testing.T) *playBundle {
 	tb := setupLogged(t, daemon.Options{}, logs, func(c *config.Config) {
 		c.SecretKey = secretKey(t)
 		c.Stores.GooglePlayURL = fakeURL + "/"
+		for _, f := range tweak {
+			f(c)
+		}
 	})
 	tb.createApp(t)
 	local := daemon.LocalContext(context.Background(), "test")

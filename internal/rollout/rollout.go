@@ -83,6 +83,17 @@ func New(cfg Config) (*Service, error) {
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
+// reasonKey carries why an action is taken into its audit entry.
+type reasonKey struct{}
+
+// WithReason returns ctx carrying why the next action is taken, such as the
+// health verdict's sentence when Ripcord halts on its own: the action's
+// audit entry records it under "reason", so the audit says why, not only
+// who.
+func WithReason(ctx context.Context, reason string) context.Context {
+	return context.WithValue(ctx, reasonKey{}, reason)
+}
+
 // target is what an action works on, read before the store call.
 type target struct {
 	app  *ripcord.App
@@ -204,6 +215,9 @@ func (s *Service) act(ctx context.Context, appName, version string, platform rip
 		sumAfter := map[string]any{"status": string(after.Status), "version_code": t.code}
 		for k, v := range extra {
 			sumAfter[k] = v
+		}
+		if reason, _ := ctx.Value(reasonKey{}).(string); reason != "" {
+			sumAfter["reason"] = reason
 		}
 		return tx.AuditAppend(ctx, ripcord.NewAuditEntry(ctx, after.UpdatedAt, "release."+string(ev),
 			fmt.Sprintf("release/%s/%s/%s", appName, version, platform), map[string]any{"status": string(before.Status)}, sumAfter))
