@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/ripcordhq/ripcord"
@@ -115,73 +114,25 @@ func (s *ascSession) buildNumbers(ctx context.Context) ([]string, error) {
 }
 
 func (p *Preparer) prepareIOS(ctx context.Context, req PrepareRequest) (*ripcord.RollbackBuild, *ripcord.App, error) {
-	app, err := p.store.AppGetByName(ctx, req.App)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, nil, ripcord.Errorf(ripcord.ENOTFOUND, "app %q does not exist; register it with `ripcord app create`", req.App)
-	} else if err != nil {
-		return nil, nil, err
-	}
-	if !app.Has(ripcord.IOS) {
-		return nil, nil, ripcord.Errorf(ripcord.EINVALID, "app %s has no iOS bundle id; add one before preparing an iOS rollback", app.Name)
-	}
-	mu, _ := p.appLocks.LoadOrStore(app.ID, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
-	st := &ascSession{as: p.appStore, bundleID: app.IOSBundleID}
-	if req.AppStore != nil {
-		st.as = req.AppStore
-	}
-	rb, err := p.store.RollbackBuildGet(ctx, app.ID, ripcord.IOS, req.TargetVersion)
-	if errors.Is(err, storage.ErrNotFound) {
-		if req.LiveBuildID == 0 {
-			live, unknown, err := p.discoverLiveIOS(ctx, st, app, req.TargetVersion)
-			if err != nil || unknown != nil {
-				return unknown, app, err
-			}
-			req.LiveBuildID = live.ID
+	return p.run(ctx, req, ripcord.IOS, func(app *ripcord.App) steps {
+		st := &ascSession{as: p.appStore, bundleID: app.IOSBundleID}
+		if req.AppStore != nil {
+			st.as = req.AppStore
 		}
-		if rb, err = p.allocate(ctx, app, ripcord.IOS, req, st.buildNumbers); err != nil {
-			return nil, app, err
+		return steps{
+			discover: func(ctx context.Context, target string) (*ripcord.Build, *ripcord.RollbackBuild, error) {
+				return p.discoverLiveIOS(ctx, st, app, target)
+			},
+			storeNumbers: st.buildNumbers,
+			sign:         p.signIOS,
+			upload: func(ctx context.Context, app *ripcord.App, rb *ripcord.RollbackBuild) error {
+				return p.uploadIOS(ctx, st, app, rb)
+			},
+			markReady: func(ctx context.Context, app *ripcord.App, rb *ripcord.RollbackBuild) error {
+				return p.markReadyIOS(ctx, st, app, rb)
+			},
 		}
-		if err := p.hook(StepAllocated); err != nil {
-			return rb, app, err
-		}
-	} else if err != nil {
-		return nil, app, err
-	}
-	for !rb.State.Final() {
-		step := ""
-		switch rb.State {
-		case ripcord.RollbackAllocated, ripcord.RollbackInvalid:
-			before := rb.State
-			if err := p.signIOS(ctx, app, rb); err != nil {
-				return rb, app, err
-			}
-			if rb.State == ripcord.RollbackInvalid {
-				if before == ripcord.RollbackInvalid {
-					p.logger.WarnContext(ctx, "rollback build still invalid", "app", app.Name, "platform", string(ripcord.IOS), "target", rb.TargetVersion, "reason", rb.Reason)
-				}
-				return rb, app, nil
-			}
-			step = StepSigned
-		case ripcord.RollbackSigned:
-			if err := p.uploadIOS(ctx, st, app, rb); err != nil {
-				return rb, app, err
-			}
-			step = StepUploaded
-		case ripcord.RollbackUploaded:
-			if err := p.markReadyIOS(ctx, st, app, rb); err != nil {
-				return rb, app, err
-			}
-			step = StepReady
-		default:
-			return rb, app, fmt.Errorf("rollback build %d is in unknown state %q; fix the row or delete it", rb.ID, rb.State)
-		}
-		if err := p.hook(step); err != nil {
-			return rb, app, err
-		}
-	}
-	return rb, app, nil
+	})
 }
 
 // discoverLiveIOS finds the build live on the App Store: the one Ripcord

@@ -230,32 +230,72 @@ func (p *Preparer) PrepareAndroid(ctx context.Context, req PrepareRequest) (*rip
 }
 
 func (p *Preparer) prepareAndroid(ctx context.Context, req PrepareRequest) (*ripcord.RollbackBuild, *ripcord.App, error) {
+	return p.run(ctx, req, ripcord.Android, func(app *ripcord.App) steps {
+		pl := p.play
+		if req.Play != nil {
+			pl = req.Play
+		}
+		return steps{
+			discover: func(ctx context.Context, target string) (*ripcord.Build, *ripcord.RollbackBuild, error) {
+				return p.discoverLive(ctx, pl, app, target)
+			},
+			storeNumbers: playNumbers(pl, app),
+			sign:         p.sign,
+			upload: func(ctx context.Context, app *ripcord.App, rb *ripcord.RollbackBuild) error {
+				return p.upload(ctx, pl, app, rb)
+			},
+			markReady: func(ctx context.Context, app *ripcord.App, rb *ripcord.RollbackBuild) error {
+				return p.markReady(ctx, pl, app, rb)
+			},
+		}
+	})
+}
+
+// steps are what differs between the platforms' preparations; run drives
+// them through the same persisted states.
+type steps struct {
+	// discover finds the live build when the request does not name it; a
+	// non-nil report means it is unknown, with the reason recorded.
+	discover     func(ctx context.Context, target string) (*ripcord.Build, *ripcord.RollbackBuild, error)
+	storeNumbers func(ctx context.Context) ([]string, error)
+	sign         func(ctx context.Context, app *ripcord.App, rb *ripcord.RollbackBuild) error
+	upload       func(ctx context.Context, app *ripcord.App, rb *ripcord.RollbackBuild) error
+	markReady    func(ctx context.Context, app *ripcord.App, rb *ripcord.RollbackBuild) error
+}
+
+// run prepares (or resumes) one platform's rollback build: it allocates on
+// the first call and then moves the persisted state forward one step at a
+// time, calling the crash hook after each, until the state is final or a
+// refusal is recorded. One preparation per app runs at a time in this
+// process, because the stores serialise their own edits per app.
+func (p *Preparer) run(ctx context.Context, req PrepareRequest, platform ripcord.Platform, stepsFor func(*ripcord.App) steps) (*ripcord.RollbackBuild, *ripcord.App, error) {
 	app, err := p.store.AppGetByName(ctx, req.App)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil, ripcord.Errorf(ripcord.ENOTFOUND, "app %q does not exist; register it with `ripcord app create`", req.App)
 	} else if err != nil {
 		return nil, nil, err
 	}
-	if !app.Has(ripcord.Android) {
-		return nil, nil, ripcord.Errorf(ripcord.EINVALID, "app %s has no Android package; add one before preparing an Android rollback", app.Name)
+	if !app.Has(platform) {
+		what := "Android package"
+		if platform == ripcord.IOS {
+			what = "iOS bundle id"
+		}
+		return nil, nil, ripcord.Errorf(ripcord.EINVALID, "app %s has no %s; add one before preparing an %s rollback", app.Name, what, platformName(platform))
 	}
 	mu, _ := p.appLocks.LoadOrStore(app.ID, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
-	pl := p.play
-	if req.Play != nil {
-		pl = req.Play
-	}
-	rb, err := p.store.RollbackBuildGet(ctx, app.ID, ripcord.Android, req.TargetVersion)
+	st := stepsFor(app)
+	rb, err := p.store.RollbackBuildGet(ctx, app.ID, platform, req.TargetVersion)
 	if errors.Is(err, storage.ErrNotFound) {
 		if req.LiveBuildID == 0 {
-			live, unknown, err := p.discoverLive(ctx, pl, app, req.TargetVersion)
+			live, unknown, err := st.discover(ctx, req.TargetVersion)
 			if err != nil || unknown != nil {
 				return unknown, app, err
 			}
 			req.LiveBuildID = live.ID
 		}
-		if rb, err = p.allocate(ctx, app, ripcord.Android, req, playNumbers(pl, app)); err != nil {
+		if rb, err = p.allocate(ctx, app, platform, req, st.storeNumbers); err != nil {
 			return nil, app, err
 		}
 		if err := p.hook(StepAllocated); err != nil {
@@ -269,23 +309,23 @@ func (p *Preparer) prepareAndroid(ctx context.Context, req PrepareRequest) (*rip
 		switch rb.State {
 		case ripcord.RollbackAllocated, ripcord.RollbackInvalid:
 			before := rb.State
-			if err := p.sign(ctx, app, rb); err != nil {
+			if err := st.sign(ctx, app, rb); err != nil {
 				return rb, app, err
 			}
 			if rb.State == ripcord.RollbackInvalid {
 				if before == ripcord.RollbackInvalid {
-					p.logger.WarnContext(ctx, "rollback build still invalid", "app", app.Name, "target", rb.TargetVersion, "reason", rb.Reason)
+					p.logger.WarnContext(ctx, "rollback build still invalid", "app", app.Name, "platform", string(platform), "target", rb.TargetVersion, "reason", rb.Reason)
 				}
 				return rb, app, nil
 			}
 			step = StepSigned
 		case ripcord.RollbackSigned:
-			if err := p.upload(ctx, pl, app, rb); err != nil {
+			if err := st.upload(ctx, app, rb); err != nil {
 				return rb, app, err
 			}
 			step = StepUploaded
 		case ripcord.RollbackUploaded:
-			if err := p.markReady(ctx, pl, app, rb); err != nil {
+			if err := st.markReady(ctx, app, rb); err != nil {
 				return rb, app, err
 			}
 			step = StepReady
