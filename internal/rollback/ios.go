@@ -218,19 +218,11 @@ func (p *Preparer) signIOS(ctx context.Context, app *ripcord.App, rb *ripcord.Ro
 		return p.refuse(ctx, app, rb, ripcord.RollbackInvalid, fmt.Sprintf(
 			"the %s credential of app %s does not open (%v); store it again and prepare again", credentials.KindIOSIdentity, app.Name, err))
 	}
-	live, err := p.store.BuildGetByID(ctx, rb.SourceBuildID)
-	if err != nil {
-		return fmt.Errorf("read live build %d: %w", rb.SourceBuildID, err)
-	}
-	dir, err := os.MkdirTemp(p.workDir, "rollback-")
-	if err != nil {
-		return fmt.Errorf("make a work directory in %s: %w", p.workDir, err)
-	}
-	defer os.RemoveAll(dir)
-	src, _, err := p.fetch(ctx, live, dir, "live.ipa")
+	live, dir, src, _, err := p.liveArtifact(ctx, rb, "live.ipa")
 	if err != nil {
 		return err
 	}
+	defer os.RemoveAll(dir)
 	in := src.Name()
 	if err := src.Close(); err != nil {
 		return fmt.Errorf("copy live build %s artifact: %w", live.Label(), err)

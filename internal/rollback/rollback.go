@@ -502,19 +502,11 @@ func (p *Preparer) sign(ctx context.Context, app *ripcord.App, rb *ripcord.Rollb
 		return p.refuse(ctx, app, rb, ripcord.RollbackInvalid, fmt.Sprintf(
 			"the %s credential of app %s does not open (%v); store it again and prepare again", credentials.KindAndroidKeystore, app.Name, err))
 	}
-	live, err := p.store.BuildGetByID(ctx, rb.SourceBuildID)
-	if err != nil {
-		return fmt.Errorf("read live build %d: %w", rb.SourceBuildID, err)
-	}
-	dir, err := os.MkdirTemp(p.workDir, "rollback-")
-	if err != nil {
-		return fmt.Errorf("make a work directory in %s: %w", p.workDir, err)
-	}
-	defer os.RemoveAll(dir)
-	src, size, err := p.fetch(ctx, live, dir, "live.apk")
+	live, dir, src, size, err := p.liveArtifact(ctx, rb, "live.apk")
 	if err != nil {
 		return err
 	}
+	defer os.RemoveAll(dir)
 	defer src.Close()
 
 	versionCode, err := ripcord.ParseVersionCode(rb.BuildNumber)
@@ -610,6 +602,25 @@ func (p *Preparer) storeSigned(ctx context.Context, app *ripcord.App, rb *ripcor
 		return fmt.Errorf("record rollback build %s: %w", b.Label(), err)
 	}
 	return nil
+}
+
+// liveArtifact copies the rollback's source build into a new work
+// directory as name; the caller removes dir and closes the file.
+func (p *Preparer) liveArtifact(ctx context.Context, rb *ripcord.RollbackBuild, name string) (live *ripcord.Build, dir string, f *os.File, size int64, err error) {
+	live, err = p.store.BuildGetByID(ctx, rb.SourceBuildID)
+	if err != nil {
+		return nil, "", nil, 0, fmt.Errorf("read live build %d: %w", rb.SourceBuildID, err)
+	}
+	dir, err = os.MkdirTemp(p.workDir, "rollback-")
+	if err != nil {
+		return nil, "", nil, 0, fmt.Errorf("make a work directory in %s: %w", p.workDir, err)
+	}
+	f, size, err = p.fetch(ctx, live, dir, name)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, "", nil, 0, err
+	}
+	return live, dir, f, size, nil
 }
 
 // fetch copies a build's artifact to a file in dir (the signer reads at
