@@ -90,6 +90,17 @@ const (
 	RollbackLiveUnknown RollbackState = "live_unknown"
 )
 
+// AppStoreApproved is the appVersionState of an approved version waiting
+// for its developer to release it: the state an iOS rollback must be in for
+// one click to release it.
+const AppStoreApproved = "PENDING_DEVELOPER_RELEASE"
+
+// ReleasableOnIOS reports whether one click can release the rollback on the
+// App Store: its build is ready and its App Store version is approved.
+func (rb *RollbackBuild) ReleasableOnIOS() bool {
+	return rb.State == RollbackReady && rb.StoreVersionID != "" && rb.StoreVersionState == AppStoreApproved
+}
+
 // Final reports whether preparation stops at s for good.
 func (s RollbackState) Final() bool { return s == RollbackReady || s == RollbackNotShippable }
 
@@ -112,6 +123,13 @@ type RollbackBuild struct {
 	SignerCertSHA256 string
 	Findings         string // JSON array of compliance findings
 	StoreRef         string // where the store holds it, e.g. "play:com.acme.shop/qa/126"
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// iOS only: the rollback's own App Store version, which the App Store
+	// lets Ripcord create only once the target is released. One-click
+	// rollback on iOS needs it approved (StoreVersionState
+	// PENDING_DEVELOPER_RELEASE); until then the release is unprotected.
+	StoreVersionID    string    // App Store Connect appStoreVersions id; "" until created
+	StoreVersionState string    // its appVersionState as last seen, e.g. "WAITING_FOR_REVIEW"
+	ApprovedAt        time.Time // when it was first seen PENDING_DEVELOPER_RELEASE; zero until then
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
