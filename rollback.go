@@ -137,11 +137,16 @@ type RollbackBuild struct {
 	StoreVersionID    string    // App Store Connect appStoreVersions id; "" until created
 	StoreVersionState string    // its appVersionState as last seen, e.g. "WAITING_FOR_REVIEW"
 	ApprovedAt        time.Time // when it was first seen PENDING_DEVELOPER_RELEASE; zero until then
+	// TargetReleasedAt is when the target went on the App Store (its
+	// phased release's start, else when Ripcord first saw it
+	// READY_FOR_DISTRIBUTION): from then until ApprovedAt the release has
+	// no approved rollback. Zero while the target is not released.
+	TargetReleasedAt time.Time
 	// SupersededAt is set when the row was replaced by a fresh preparation
 	// for the same target (a hotfix took its version or build number, the
 	// live release changed, its signing material expired). The row is kept
 	// for provenance; zero for the current row.
 	SupersededAt time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }

@@ -12,21 +12,24 @@ import (
 
 const rollbackColumns = `id, app_id, platform, target_version, version, build_number, source_build_id, source_sha256,
 	state, reason, build_id, sha256, signer_cert_sha256, findings, store_ref, created_at, updated_at,
-	store_version_id, store_version_state, approved_at, superseded_at`
+	store_version_id, store_version_state, approved_at, target_released_at, superseded_at`
 
 func scanRollbackBuild(r Row) (*ripcord.RollbackBuild, error) {
 	var rb ripcord.RollbackBuild
 	var platform, state string
 	var buildID sql.NullInt64
-	var approved, superseded sql.NullTime
+	var approved, released, superseded sql.NullTime
 	if err := r.Scan(&rb.ID, &rb.AppID, &platform, &rb.TargetVersion, &rb.Version, &rb.BuildNumber, &rb.SourceBuildID, &rb.SourceSHA256,
 		&state, &rb.Reason, &buildID, &rb.SHA256, &rb.SignerCertSHA256, &rb.Findings, &rb.StoreRef, &rb.CreatedAt, &rb.UpdatedAt,
-		&rb.StoreVersionID, &rb.StoreVersionState, &approved, &superseded); err != nil {
+		&rb.StoreVersionID, &rb.StoreVersionState, &approved, &released, &superseded); err != nil {
 		return nil, err
 	}
 	rb.Platform, rb.State, rb.BuildID = ripcord.Platform(platform), ripcord.RollbackState(state), buildID.Int64
 	if approved.Valid {
 		rb.ApprovedAt = approved.Time.UTC()
+	}
+	if released.Valid {
+		rb.TargetReleasedAt = released.Time.UTC()
 	}
 	if superseded.Valid {
 		rb.SupersededAt = superseded.Time.UTC()
@@ -42,11 +45,11 @@ func (s *Queries) RollbackBuildCreate(ctx context.Context, rb *ripcord.RollbackB
 	}
 	err := s.q.QueryRow(ctx, `INSERT INTO rollback_builds (app_id, platform, target_version, version, build_number, source_build_id, source_sha256,
 			state, reason, build_id, sha256, signer_cert_sha256, findings, store_ref, created_at, updated_at,
-			store_version_id, store_version_state, approved_at, superseded_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id`,
+			store_version_id, store_version_state, approved_at, target_released_at, superseded_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) RETURNING id`,
 		rb.AppID, string(rb.Platform), rb.TargetVersion, rb.Version, rb.BuildNumber, rb.SourceBuildID, rb.SourceSHA256,
 		string(rb.State), rb.Reason, nullID(rb.BuildID), rb.SHA256, rb.SignerCertSHA256, rb.Findings, rb.StoreRef,
-		rb.CreatedAt.UTC(), rb.UpdatedAt.UTC(), rb.StoreVersionID, rb.StoreVersionState, nullTime(rb.ApprovedAt), nullTime(rb.SupersededAt)).Scan(&rb.ID)
+		rb.CreatedAt.UTC(), rb.UpdatedAt.UTC(), rb.StoreVersionID, rb.StoreVersionState, nullTime(rb.ApprovedAt), nullTime(rb.TargetReleasedAt), nullTime(rb.SupersededAt)).Scan(&rb.ID)
 	if err != nil {
 		return fmt.Errorf("insert %s rollback build for %s of app %d: %w", rb.Platform, rb.TargetVersion, rb.AppID, s.err(err))
 	}
@@ -59,9 +62,10 @@ func (s *Queries) RollbackBuildUpdate(ctx context.Context, rb *ripcord.RollbackB
 		rb.Findings = "[]"
 	}
 	n, err := s.q.Exec(ctx, `UPDATE rollback_builds SET state = $2, reason = $3, build_id = $4, sha256 = $5, signer_cert_sha256 = $6,
-			findings = $7, store_ref = $8, updated_at = $9, store_version_id = $10, store_version_state = $11, approved_at = $12 WHERE id = $1`,
+			findings = $7, store_ref = $8, updated_at = $9, store_version_id = $10, store_version_state = $11, approved_at = $12,
+			target_released_at = $13 WHERE id = $1`,
 		rb.ID, string(rb.State), rb.Reason, nullID(rb.BuildID), rb.SHA256, rb.SignerCertSHA256, rb.Findings, rb.StoreRef, rb.UpdatedAt.UTC(),
-		rb.StoreVersionID, rb.StoreVersionState, nullTime(rb.ApprovedAt))
+		rb.StoreVersionID, rb.StoreVersionState, nullTime(rb.ApprovedAt), nullTime(rb.TargetReleasedAt))
 	if err != nil {
 		return fmt.Errorf("update rollback build %d: %w", rb.ID, s.err(err))
 	}

@@ -2,7 +2,9 @@
 -- iOS rollback App Store versions, withdrawal and re-preparation.
 --
 -- A rollback build now records the App Store version Ripcord created for it
--- (id, last seen appVersionState, when it was first seen approved), may be
+-- (id, last seen appVersionState, when it was first seen approved) and when
+-- the target was released (the start of the window with no approved
+-- rollback), may be
 -- withdrawn (its App Store version deleted so the team's next version can
 -- be created), and may be superseded: when a hotfix takes its version or
 -- build number, or the live release changes, or the signing material
@@ -15,6 +17,7 @@ ALTER TABLE rollback_builds
     ADD COLUMN store_version_id TEXT NOT NULL DEFAULT '',
     ADD COLUMN store_version_state TEXT NOT NULL DEFAULT '',
     ADD COLUMN approved_at TIMESTAMPTZ,
+    ADD COLUMN target_released_at TIMESTAMPTZ,
     ADD COLUMN superseded_at TIMESTAMPTZ;
 ALTER TABLE rollback_builds DROP CONSTRAINT rollback_builds_state_check;
 ALTER TABLE rollback_builds ADD CONSTRAINT rollback_builds_state_check
@@ -37,4 +40,5 @@ ALTER TABLE rollback_builds
     DROP COLUMN store_version_id,
     DROP COLUMN store_version_state,
     DROP COLUMN approved_at,
+    DROP COLUMN target_released_at,
     DROP COLUMN superseded_at;

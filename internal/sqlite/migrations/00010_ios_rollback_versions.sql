@@ -2,7 +2,9 @@
 -- iOS rollback App Store versions, withdrawal and re-preparation.
 --
 -- A rollback build now records the App Store version Ripcord created for it
--- (id, last seen appVersionState, when it was first seen approved), may be
+-- (id, last seen appVersionState, when it was first seen approved) and when
+-- the target was released (the start of the window with no approved
+-- rollback), may be
 -- withdrawn (its App Store version deleted so the team's next version can
 -- be created), and may be superseded: when a hotfix takes its version or
 -- build number, or the live release changes, or the signing material
@@ -41,6 +43,7 @@ CREATE TABLE rollback_builds (
     store_version_id    TEXT NOT NULL DEFAULT '',
     store_version_state TEXT NOT NULL DEFAULT '',
     approved_at         TIMESTAMP,
+    target_released_at  TIMESTAMP,
     superseded_at       TIMESTAMP,
     UNIQUE (app_id, platform, version)
 );

@@ -35,11 +35,12 @@ func testRollbackSupersede(t *testing.T, h Harness) {
 	require.Equal(t, first, got, "a row without an App Store version reads back with zero times")
 
 	first.StoreVersionID, first.StoreVersionState, first.ApprovedAt = "v-9", ripcord.AppStoreApproved, t0.Add(time.Hour)
+	first.TargetReleasedAt = t0.Add(time.Minute)
 	first.UpdatedAt = t0.Add(time.Hour)
 	inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.RollbackBuildUpdate(ctx, first) })
 	got, err = s.RollbackBuildGet(ctx, a.ID, ripcord.IOS, "1.2.0")
 	require.NoError(t, err)
-	require.Equal(t, first, got, "the App Store version, its state and the approval time are stored")
+	require.Equal(t, first, got, "the App Store version, its state, the approval and release times are stored")
 	require.True(t, got.ReleasableOnIOS())
 
 	first.State, first.StoreVersionState, first.Reason = ripcord.RollbackWithdrawn, "", "withdrawn by token:rm"
@@ -50,8 +51,8 @@ func testRollbackSupersede(t *testing.T, h Harness) {
 
 	// Superseding frees the target for a fresh row and keeps the old one.
 	fresh := *first
-	fresh.ID, fresh.Version, fresh.BuildNumber, fresh.State, fresh.StoreVersionID, fresh.StoreVersionState, fresh.ApprovedAt =
-		0, "1.2.2", "127", ripcord.RollbackAllocated, "", "", time.Time{}
+	fresh.ID, fresh.Version, fresh.BuildNumber, fresh.State, fresh.StoreVersionID, fresh.StoreVersionState, fresh.ApprovedAt, fresh.TargetReleasedAt =
+		0, "1.2.2", "127", ripcord.RollbackAllocated, "", "", time.Time{}, time.Time{}
 	require.ErrorIs(t, s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.RollbackBuildCreate(ctx, &fresh) }), storage.ErrConflict,
 		"one current rollback build per app, platform and target")
 	at := t0.Add(2 * time.Hour)
