@@ -83,3 +83,28 @@ func ShortDuration(d time.Duration) string {
 	}
 	return fmt.Sprintf("%dm", mins)
 }
+
+// WithdrawalPlan says exactly what withdrawing rb's App Store version does,
+// for the confirmation a person must give first: the version is taken out
+// of review or developer-rejected, then deleted, and the target loses its
+// one-click rollback on iOS. Empty when there is nothing to withdraw.
+func (rb *RollbackBuild) WithdrawalPlan(app string) string {
+	if rb.Platform != IOS || rb.State == RollbackWithdrawn || rb.Version == "" {
+		return ""
+	}
+	var first string
+	switch rb.StoreVersionState {
+	case AppStoreReadyForDistribution:
+		return ""
+	case "":
+		first = fmt.Sprintf("App Store version %s is not created yet; Ripcord will not create it", rb.Version)
+	case AppStoreApproved:
+		first = fmt.Sprintf("App Store version %s (approved, %s) will be developer-rejected and then deleted from App Store Connect", rb.Version, AppStoreApproved)
+	case AppStoreWaitingForReview, AppStoreInReview:
+		first = fmt.Sprintf("the review of App Store version %s (%s) will be canceled and the version then deleted from App Store Connect", rb.Version, rb.StoreVersionState)
+	default:
+		first = fmt.Sprintf("App Store version %s (%s) will be deleted from App Store Connect", rb.Version, rb.StoreVersionState)
+	}
+	return fmt.Sprintf("%s, so the next version can be created. %s %s then has no one-click rollback on iOS; the next release gets its own once it is released.",
+		first, app, rb.TargetVersion)
+}

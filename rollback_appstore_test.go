@@ -59,3 +59,25 @@ func TestIOSProtection(t *testing.T) {
 		})
 	}
 }
+
+func TestWithdrawalPlan(t *testing.T) {
+	base := RollbackBuild{Platform: IOS, TargetVersion: "1.2.0", Version: "1.2.1", State: RollbackReady, StoreVersionID: "v"}
+	for _, tt := range []struct {
+		state, want string
+	}{
+		{AppStoreApproved, "App Store version 1.2.1 (approved, PENDING_DEVELOPER_RELEASE) will be developer-rejected and then deleted from App Store Connect, so the next version can be created. shop 1.2.0 then has no one-click rollback on iOS; the next release gets its own once it is released."},
+		{AppStoreInReview, "the review of App Store version 1.2.1 (IN_REVIEW) will be canceled and the version then deleted from App Store Connect, so the next version can be created. shop 1.2.0 then has no one-click rollback on iOS; the next release gets its own once it is released."},
+		{AppStoreReadyForDistribution, ""},
+	} {
+		rb := base
+		rb.StoreVersionState = tt.state
+		if got := rb.WithdrawalPlan("shop"); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.state, got, tt.want)
+		}
+	}
+	rb := base
+	rb.State = RollbackWithdrawn
+	if got := rb.WithdrawalPlan("shop"); got != "" {
+		t.Errorf("withdrawn: got %q, want nothing to do", got)
+	}
+}

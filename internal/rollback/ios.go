@@ -163,7 +163,7 @@ func (p *Preparer) discoverLiveIOS(ctx context.Context, st *ascSession, app *rip
 			"App Store Connect has no version of %s ready for distribution, so there is no live build to roll back to; prepare again once one is released",
 			app.IOSBundleID))
 	}
-	build, err := p.liveASCBuild(ctx, st, appID, live)
+	build, err := liveASCBuild(ctx, st, appID, live)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -181,7 +181,7 @@ func (p *Preparer) discoverLiveIOS(ctx context.Context, st *ascSession, app *rip
 
 // liveASCBuild returns the build attached to the live version, looked up
 // among the builds of its version string first.
-func (p *Preparer) liveASCBuild(ctx context.Context, st *ascSession, appID string, live *appstore.Version) (*appstore.Build, error) {
+func liveASCBuild(ctx context.Context, st *ascSession, appID string, live *appstore.Version) (*appstore.Build, error) {
 	for _, f := range []appstore.BuildFilter{{AppID: appID, Version: live.VersionString}, {AppID: appID}} {
 		builds, err := st.as.ListBuilds(ctx, f)
 		if err != nil {
