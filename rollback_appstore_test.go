@@ -40,7 +40,9 @@ func TestIOSProtection(t *testing.T) {
 		{"build not ready", func(rb *RollbackBuild) { rb.State = RollbackUploaded }, true, "no approved rollback for 5h 12m: the rollback build is uploaded"},
 		{"rejected", func(rb *RollbackBuild) { rb.StoreVersionID, rb.StoreVersionState = "v", AppStoreRejected }, true,
 			"no approved rollback for 5h 12m: App Review rejected 1.2.1 (REJECTED)"},
-		{"withdrawn", func(rb *RollbackBuild) { rb.State, rb.StoreVersionID, rb.StoreVersionState = RollbackWithdrawn, "v", AppStoreDeleted }, true,
+		{"withdrawn", func(rb *RollbackBuild) {
+			rb.State, rb.StoreVersionID, rb.StoreVersionState = RollbackWithdrawn, "v", AppStoreDeleted
+		}, true,
 			"no approved rollback for 5h 12m: rollback 1.2.1 was withdrawn from the App Store"},
 		{"approved", func(rb *RollbackBuild) {
 			rb.StoreVersionID, rb.StoreVersionState, rb.ApprovedAt = "v", AppStoreApproved, released.Add(26*time.Hour)
