@@ -138,7 +138,7 @@ func (w *RollbackFollowWorker) follow(ctx context.Context, a RollbackFollowArgs)
 		_, err = w.inv.CheckLive(ctx, app, rb, live)
 		return err
 	case ripcord.IOS:
-		c, err := openAppStore(ctx, w.deps, a.App)
+		c, err := OpenAppStore(ctx, w.deps, a.App)
 		if err != nil {
 			return err
 		}
@@ -171,8 +171,8 @@ func openPlay(ctx context.Context, d Deps, appName string) (*play.Client, error)
 	return pc, nil
 }
 
-// openAppStore builds an App Store Connect client from the app's API key.
-func openAppStore(ctx context.Context, d Deps, appName string) (*appstore.Client, error) {
+// OpenAppStore builds an App Store Connect client from the app's API key.
+func OpenAppStore(ctx context.Context, d Deps, appName string) (*appstore.Client, error) {
 	m, err := d.Credentials.Open(ctx, appName, credentials.KindASCAPIKey)
 	if err != nil {
 		if code := ripcord.ErrorCode(err); code == ripcord.ENOTFOUND || code == ripcord.EINVALID {

@@ -171,6 +171,15 @@ func Status(ctx context.Context, q storage.Queries, appName string, platform rip
 	if rb, err = latestLiveUnknown(ctx, q, app, platform, target); err != nil || rb != nil {
 		return app, rb, err
 	}
+	// A retired rollback whose fresh preparation has no row yet: show it,
+	// with the reason it was retired.
+	old, err := q.RollbackBuildList(ctx, storage.RollbackBuildListParams{AppID: app.ID, Platform: platform, TargetVersion: target, Superseded: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(old) > 0 {
+		return app, old[len(old)-1], nil
+	}
 	return app, &ripcord.RollbackBuild{AppID: app.ID, Platform: platform, TargetVersion: target, State: ripcord.RollbackPending,
 		Reason: fmt.Sprintf("no rollback build has been prepared yet; `ripcord release rollback-build %s %s --prepare` queues its preparation", app.Name, target)}, nil
 }
