@@ -92,7 +92,13 @@ func TestFollowIOSToApproval(t *testing.T) {
 	require.Zero(t, fb.fake.CountEvents(versionCreateEvent))
 
 	releasedAt := fb.releaseTarget(t)
+	before := len(fb.fake.Events())
 	rb = fb.run(t, fb.follow)
+	var writes []string
+	for _, e := range fb.fake.Events()[before:] {
+		writes = append(writes, e.Op)
+	}
+	t.Logf("store writes to create and submit the rollback version: %d %v", len(writes), writes)
 	require.NotEmpty(t, rb.StoreVersionID)
 	require.Equal(t, appstore.StateWaitingForReview, rb.StoreVersionState)
 	require.True(t, rb.ApprovedAt.IsZero())

@@ -78,6 +78,10 @@ func TestInvalidateIOSHotfix(t *testing.T) {
 	requireSuperseded(t, fb.db, fb.app, ripcord.IOS, "a hotfix: build 1.2.1 (130) uploaded by token:admin takes the rollback's version 1.2.1")
 	require.Equal(t, []string{"shop/ios/1.2.0"}, r.calls, "a fresh preparation is queued")
 	require.Contains(t, fb.auditActions(t), "rollback.invalidate")
+	_, shown, err := rollback.Status(fb.ctx, fb.db, "shop", ripcord.IOS, "1.2.0")
+	require.NoError(t, err)
+	require.Equal(t, ripcord.RollbackInvalid, shown.State, "until the fresh preparation has a row, the retired one is shown")
+	require.False(t, shown.SupersededAt.IsZero())
 
 	fresh, err := fb.newPrep(t, nil).PrepareIOS(context.Background(), fb.request)
 	require.NoError(t, err)

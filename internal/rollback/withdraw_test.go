@@ -112,3 +112,31 @@ func TestWithdrawIOSBeforeCreate(t *testing.T) {
 	fb.run(t, fb.follow)
 	require.Equal(t, 1, fb.fake.CountEvents(versionCreateEvent), "only the target's version")
 }
+
+// TestWithdrawIOSCrashAfterDelete stops after the store deleted the version
+// and before Ripcord recorded it: withdrawing again finds it gone and
+// records the withdrawal, deleting nothing twice.
+func TestWithdrawIOSCrashAfterDelete(t *testing.T) {
+	t.Parallel()
+	crashed := false
+	fb := setupFollow(t, func(s string) error {
+		if s == rollback.StepVersionDeleted && !crashed {
+			crashed = true
+			return errCrash
+		}
+		return nil
+	})
+	fb.releaseTarget(t)
+	fb.run(t, fb.follow)
+	require.NoError(t, fb.fake.Advance(fb.ctx, 25*time.Hour))
+	require.True(t, fb.run(t, fb.follow).ReleasableOnIOS())
+	_, err := fb.withdraw(fb.ctx)
+	require.ErrorIs(t, err, errCrash)
+	require.Equal(t, ripcord.RollbackReady, fb.get(t).State, "the crash came before the record")
+	fb.prep = fb.newFollower(t, nil)
+	rb, err := fb.withdraw(fb.ctx)
+	require.NoError(t, err)
+	require.Equal(t, ripcord.RollbackWithdrawn, rb.State)
+	require.Equal(t, ripcord.AppStoreDeleted, rb.StoreVersionState)
+	require.Equal(t, 1, fb.fake.CountEvents(versionDeleteEvent))
+}
