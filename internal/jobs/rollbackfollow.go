@@ -86,7 +86,9 @@ func RequeuePrepare(now func() time.Time) rollback.Requeue {
 
 // Timeout covers withdrawing a superseded App Store version, which waits
 // for Apple to apply a review cancellation.
-func (w *RollbackFollowWorker) Timeout(*river.Job[RollbackFollowArgs]) time.Duration { return 10 * time.Minute }
+func (w *RollbackFollowWorker) Timeout(*river.Job[RollbackFollowArgs]) time.Duration {
+	return 10 * time.Minute
+}
 
 // Work checks the rollback and moves it on; recorded states (retired,
 // rejected, blocked) finish the job, errors only a person can fix cancel

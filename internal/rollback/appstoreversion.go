@@ -63,10 +63,12 @@ type FollowRequest struct {
 // App Store version, one idempotent step per store state, and returns the
 // row as recorded:
 //
-//   - nothing until the rollback build is ready and the target's App Store
-//     version is READY_FOR_DISTRIBUTION (the App Store allows a new version
-//     only once the latest one is released);
-//   - then it records when the target was released, creates the rollback's
+//   - it records when the target was released (the start of the window
+//     without an approved rollback), whatever the rollback's state;
+//   - nothing more until the rollback build is ready and the target's App
+//     Store version is READY_FOR_DISTRIBUTION (the App Store allows a new
+//     version only once the latest one is released);
+//   - then it creates the rollback's
 //     version (MANUAL release, no phased release) with the rollback build
 //     attached, and submits it for review;
 //   - it records each state App Review moves the version to, and the time
@@ -107,8 +109,8 @@ func (p *Preparer) followIOS(ctx context.Context, req FollowRequest) (*ripcord.R
 	} else if err != nil {
 		return nil, err
 	}
-	if rb.State != ripcord.RollbackReady {
-		return rb, nil // not ready (or withdrawn, or refused): nothing to submit
+	if rb.State == ripcord.RollbackWithdrawn {
+		return rb, nil
 	}
 	appID, err := st.appID(ctx)
 	if err != nil {
@@ -119,7 +121,7 @@ func (p *Preparer) followIOS(ctx context.Context, req FollowRequest) (*ripcord.R
 		return rb, fmt.Errorf("list App Store versions of %s: %w", app.IOSBundleID, err)
 	}
 	target, mine := findVersion(versions, rb.TargetVersion), findVersion(versions, rb.Version)
-	if mine == nil && rb.StoreVersionID != "" {
+	if mine == nil && rb.StoreVersionID != "" && rb.State == ripcord.RollbackReady {
 		// Someone deleted it in App Store Connect: say so, then make it
 		// again below when the store allows.
 		if err := p.record(ctx, app, rb, "rollback.store_version_gone", func(rb *ripcord.RollbackBuild) {
@@ -138,6 +140,11 @@ func (p *Preparer) followIOS(ctx context.Context, req FollowRequest) (*ripcord.R
 		if err := p.record(ctx, app, rb, "rollback.target_released", func(rb *ripcord.RollbackBuild) { rb.TargetReleasedAt = at }); err != nil {
 			return rb, err
 		}
+	}
+	if rb.State != ripcord.RollbackReady {
+		// Not ready (or refused): nothing to submit yet, but the window
+		// since the target's release is recorded above all the same.
+		return rb, nil
 	}
 	if mine == nil {
 		if target == nil || target.State != appstore.StateReadyForDistribution {

@@ -215,3 +215,22 @@ func TestFollowIOSCrash(t *testing.T) {
 		})
 	}
 }
+
+// TestFollowIOSWindowBeforeReady: the target is released while the
+// rollback build is still processing; the window is recorded from the
+// release all the same, and nothing is submitted until the build is ready.
+func TestFollowIOSWindowBeforeReady(t *testing.T) {
+	t.Parallel()
+	tb := setupIOS(t, iosSetupOptions{wait: 5 * time.Minute, fake: func(c *fakestore.Config) { c.BuildProcessingDelay = 50 * time.Minute }})
+	rb, err := tb.newPrep(t, nil).PrepareIOS(context.Background(), tb.request)
+	require.ErrorIs(t, err, appstore.ErrTimeout)
+	require.Equal(t, ripcord.RollbackUploaded, rb.State)
+	fb := &followBundle{iosBundle: tb, follow: rollback.FollowRequest{App: "shop", TargetVersion: "1.2.0", AppStore: tb.asc}}
+	fb.prep = fb.newFollower(t, nil)
+	releasedAt := fb.releaseTarget(t)
+	rb = fb.run(t, fb.follow)
+	require.Equal(t, ripcord.RollbackUploaded, rb.State)
+	require.Equal(t, releasedAt, rb.TargetReleasedAt.Truncate(time.Second))
+	require.Equal(t, "no approved rollback for 5h 12m: the rollback build is uploaded", rb.IOSProtection(fb.fake.Now()).Sentence)
+	require.Equal(t, 1, fb.fake.CountEvents(versionCreateEvent), "only the target's version")
+}
