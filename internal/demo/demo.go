@@ -32,6 +32,8 @@ import (
 const (
 	AppName  = "demo"
 	BundleID = "com.example.ripcord.demo"
+	// DemoTeam is the Apple team id of the demo's identities and profiles.
+	DemoTeam = "RPCRDDEMO1"
 )
 
 // Seeded is what Seed made, for the demo to print.
