@@ -34,14 +34,14 @@ func TestUpdateFixtures(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join("assets", "sample.apk"), data, 0o644))
 
-	require.NoError(t, os.WriteFile(filepath.Join("assets", "sample.ipa"), sampleIPA(t), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join("assets", "sample.ipa"), buildSampleIPA(t), 0o644))
 }
 
-// sampleIPA builds a one-bundle IPA of the sample app, 1.0.0 (100): a
+// buildSampleIPA builds a one-bundle IPA of the sample app, 1.0.0 (100): a
 // darwin/arm64 executable from the Go toolchain and an Info.plist as Xcode
 // 26 writes it, signed with a fixture identity and profile of DemoTeam the
 // way an App Store export is.
-func sampleIPA(t *testing.T) []byte {
+func buildSampleIPA(t *testing.T) []byte {
 	dir := t.TempDir()
 	bins, err := ipatest.BuildBinaries(dir)
 	ipatest.Check(t, err)
