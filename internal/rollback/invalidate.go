@@ -99,7 +99,9 @@ func (iv *Invalidator) CheckHotfix(ctx context.Context, app *ripcord.App, rb *ri
 	if !settled(rb.State) || !rb.SupersededAt.IsZero() {
 		return false, nil
 	}
-	builds, err := iv.Store.BuildList(ctx, storage.BuildListParams{AppID: app.ID, Platform: rb.Platform, Limit: 10000})
+	// One version ships on both stores, so a hotfix build of either
+	// platform takes the version; build numbers are per store.
+	builds, err := iv.Store.BuildList(ctx, storage.BuildListParams{AppID: app.ID, Limit: 10000})
 	if err != nil {
 		return false, err
 	}
@@ -110,8 +112,8 @@ func (iv *Invalidator) CheckHotfix(ctx context.Context, app *ripcord.App, rb *ri
 		}
 		switch {
 		case b.Version == rb.Version:
-			reason = fmt.Sprintf("build %s uploaded by %s takes the rollback's version %s", b.Label(), b.UploadedBy, rb.Version)
-		case b.BuildNumber == rb.BuildNumber:
+			reason = fmt.Sprintf("%s build %s uploaded by %s takes the rollback's version %s", b.Platform, b.Label(), b.UploadedBy, rb.Version)
+		case b.Platform == rb.Platform && b.BuildNumber == rb.BuildNumber:
 			reason = fmt.Sprintf("build %s uploaded by %s takes the rollback's build number %s", b.Label(), b.UploadedBy, rb.BuildNumber)
 		}
 		if reason != "" {

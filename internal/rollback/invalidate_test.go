@@ -75,7 +75,7 @@ func TestInvalidateIOSHotfix(t *testing.T) {
 	done, err = iv.CheckHotfix(fb.ctx, fb.app, stale)
 	require.NoError(t, err)
 	require.True(t, done)
-	requireSuperseded(t, fb.db, fb.app, ripcord.IOS, "a hotfix: build 1.2.1 (130) uploaded by token:admin takes the rollback's version 1.2.1")
+	requireSuperseded(t, fb.db, fb.app, ripcord.IOS, "a hotfix: ios build 1.2.1 (130) uploaded by token:admin takes the rollback's version 1.2.1")
 	require.Equal(t, []string{"shop/ios/1.2.0"}, r.calls, "a fresh preparation is queued")
 	require.Contains(t, fb.auditActions(t), "rollback.invalidate")
 	_, shown, err := rollback.Status(fb.ctx, fb.db, "shop", ripcord.IOS, "1.2.0")
