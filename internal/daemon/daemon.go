@@ -178,7 +178,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 
 	// iOS rollback withdrawal (helper ios).
 	if rbs.withdraw, err = newWithdrawer(jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now, Credentials: d.Credentials,
-		AppStoreURL: cfg.Stores.AppStoreConnectURL}); err != nil {
+		AppStoreURL: cfg.Stores.AppStoreConnectURL, AppStorePollInterval: opts.StorePollInterval}); err != nil {
 		return nil, err
 	}
 	d.handler = httpapi.NewHandler(httpapi.Config{

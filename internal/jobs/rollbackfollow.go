@@ -183,7 +183,9 @@ func OpenAppStore(ctx context.Context, d Deps, appName string) (*appstore.Client
 		return nil, fmt.Errorf("open the App Store Connect API key of %s: %w", appName, err)
 	}
 	c, err := appstore.New(appstore.Config{KeyID: m.ASCKeyID, IssuerID: m.ASCIssuerID, Individual: m.ASCIssuerID == "", PrivateKeyPEM: m.ASCKey,
-		BaseURL: d.AppStoreURL, HTTPClient: d.AppStoreHTTPClient, Logger: d.Logger, Now: d.Now})
+		// Tokens are signed on the wall clock, not d.Now: Apple checks
+		// them against its own.
+		BaseURL: d.AppStoreURL, HTTPClient: d.AppStoreHTTPClient, Logger: d.Logger, PollInterval: d.AppStorePollInterval})
 	if err != nil {
 		return nil, needsSomeone{fmt.Errorf("the App Store Connect API key of %s is not usable (store a new key): %w", appName, err)}
 	}
