@@ -124,6 +124,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger is the request logger. Default slog.Default().
 	Logger *slog.Logger
+
+	// Incidents opens, lists, shows and resolves incidents. Required.
+	Incidents Incidents
 }
 
 type handler struct {
@@ -142,6 +145,8 @@ type handler struct {
 	ingest         *ingestMetrics
 	limiter        *rateLimiter
 	gatherer       prometheus.Gatherer
+
+	incidents Incidents
 }
 
 // authMode says how a route authenticates its caller.
@@ -195,6 +200,10 @@ func (h *handler) routes() []route {
 		{method: "DELETE", pattern: "/api/v1/tokens/{name}", role: ripcord.RoleAdmin, fn: h.tokenRevoke},
 		{method: "GET", pattern: "/api/v1/audit", role: ripcord.RoleViewer, fn: h.auditList},
 		{method: "GET", pattern: "/api/v1/audit/verify", role: ripcord.RoleViewer, fn: h.auditVerify},
+		{method: "GET", pattern: "/api/v1/incidents", role: ripcord.RoleViewer, fn: h.incidentList},
+		{method: "POST", pattern: "/api/v1/incidents", role: ripcord.RoleEngineer, fn: h.incidentOpen},
+		{method: "GET", pattern: "/api/v1/incidents/{id}", role: ripcord.RoleViewer, fn: h.incidentGet},
+		{method: "POST", pattern: "/api/v1/incidents/{id}/resolve", role: ripcord.RoleReleaseManager, fn: h.incidentResolve},
 	}
 }
 
@@ -211,6 +220,7 @@ func NewHandler(cfg Config) http.Handler {
 		ingest:         newIngestMetrics(cfg.Registry),
 		gatherer:       cfg.Registry,
 	}
+	h.incidents = cfg.Incidents
 	h.limiter = &rateLimiter{rate: cmp.Or(cfg.SentryRate, DefaultSentryRate), burst: float64(max(1, cmp.Or(cfg.SentryBurst, DefaultSentryBurst))),
 		now: cfg.Now, buckets: map[int64]*tokenBucket{}}
 	if h.limiter.now == nil {
