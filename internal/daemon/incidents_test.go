@@ -1,0 +1,126 @@
+package daemon_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ripcordhq/ripcord"
+	"github.com/ripcordhq/ripcord/internal/config"
+	"github.com/ripcordhq/ripcord/internal/daemon"
+	"github.com/ripcordhq/ripcord/internal/health"
+	"github.com/ripcordhq/ripcord/internal/httpapi"
+	"github.com/ripcordhq/ripcord/internal/notify"
+)
+
+const hookSecret = "test-signing-secret-0123456789"
+
+// hookReceiver is a webhook endpoint that keeps what it received and
+// whether each signature verified.
+type hookReceiver struct {
+	mu   sync.Mutex
+	msgs []notify.Message
+	errs []error
+}
+
+func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var m notify.Message
+	err := notify.Verify([]byte(hookSecret), r.Header.Get(notify.SignatureHeader), body, time.Now(), 5*time.Minute)
+	if err == nil {
+		err = json.Unmarshal(body, &m)
+	}
+	h.mu.Lock()
+	h.msgs, h.errs = append(h.msgs, m), append(h.errs, err)
+	h.mu.Unlock()
+}
+
+func (h *hookReceiver) wait(t *testing.T, n int) []notify.Message {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h.mu.Lock()
+		got := len(h.msgs)
+		h.mu.Unlock()
+		if got >= n {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "%d of %d alerts arrived", got, n)
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, err := range h.errs {
+		require.NoError(t, err)
+	}
+	return append([]notify.Message(nil), h.msgs...)
+}
+
+// TestBreachOpensIncidentAndAlerts: a rollback-tier crash spike on a
+// rolling-out release halts it, opens one incident (mitigated once the
+// halt is audited, with the halt in its timeline) and sends a signed
+// webhook carrying the one-click rollback; a repeat breach appends to the
+// incident; a release manager resolves it.
+func TestBreachOpensIncidentAndAlerts(t *testing.T) {
+	t.Parallel()
+	hook := &hookReceiver{}
+	srv := httptest.NewServer(hook)
+	t.Cleanup(srv.Close)
+	pb := setupPlay(t, func(c *config.Config) {
+		c.Notify.Webhooks = []string{srv.URL + "/ripcord"}
+		c.Notify.SigningSecret = hookSecret
+		c.Notify.PublicURL = "https://ripcord.example"
+	})
+	tb := pb.tb
+	startRollout(t, pb, false)
+
+	verdicts := reportCrashes(t, pb, 300, 10_000)
+	require.Equal(t, health.Rollback, verdicts[0].Decision.Outcome)
+	waitStatus(t, tb, ripcord.StatusHalted)
+
+	msgs := hook.wait(t, 1)
+	m := msgs[0]
+	require.Equal(t, notify.EventIncidentOpened, m.Event)
+	require.NotEmpty(t, m.DeliveryID)
+	require.Equal(t, "shop", m.Incident.App)
+	require.Equal(t, verdicts[0].Decision.Sentence, m.Incident.Decision)
+	require.Equal(t, "ripcord release rollback shop 1.2.0 --platform android", m.Rollback.CLI)
+	require.Equal(t, "https://ripcord.example/api/v1/apps/shop/releases/1.2.0/rollback?platform=android", m.Rollback.APIURL)
+
+	reportCrashes(t, pb, 0, 100_000) // pause tier now: a changed verdict, appended
+	var list httpapi.List[httpapi.Incident]
+	resp := tb.call(t, pb.viewer, "GET", "/api/v1/incidents?open=true&app=shop", nil, &list)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Len(t, list.Items, 1)
+	in := list.Items[0]
+	require.Equal(t, "health:crash_free_sessions", in.Trigger)
+	require.Equal(t, daemon.HealthActor, in.OpenedBy)
+	require.Equal(t, "mitigated", in.State)
+	require.NotNil(t, in.MitigatedAt)
+
+	var got httpapi.Incident
+	tb.call(t, pb.viewer, "GET", "/api/v1/incidents/"+itoa(in.ID), nil, &got)
+	var kinds []string
+	for _, e := range got.Timeline {
+		kinds = append(kinds, e.Kind)
+	}
+	require.Contains(t, kinds, "release.halt")
+	require.Contains(t, kinds, "breach")
+
+	resp = tb.call(t, pb.viewer, "POST", "/api/v1/incidents/"+itoa(in.ID)+"/resolve", jsonBody(httpapi.IncidentResolveRequest{Summary: "x"}), nil)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	resp = tb.call(t, pb.rm, "POST", "/api/v1/incidents/"+itoa(in.ID)+"/resolve", jsonBody(httpapi.IncidentResolveRequest{Summary: "halted; 1.2.1 fixes it"}), &got)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "resolved", got.State)
+	resp = tb.call(t, pb.viewer, "GET", "/api/v1/incidents/abc", nil, nil)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
