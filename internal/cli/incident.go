@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ripcordhq/ripcord/internal/apiclient"
+	"github.com/ripcordhq/ripcord/internal/healthwatch"
 	"github.com/ripcordhq/ripcord/internal/httpapi"
 )
 
@@ -137,4 +138,22 @@ func (c *CLI) printIncident(in httpapi.Incident) error {
 			}
 		}
 	})
+}
+
+// printHealthSources adds the health pollers' freshness and errors under
+// `release health`, so "no crashes" and "no data" read differently.
+func printHealthSources(w *tabwriter.Writer, rep healthwatch.Report) {
+	for _, p := range rep.Platforms {
+		for _, src := range p.Sources {
+			last := "never"
+			if src.LastSuccessAt != nil {
+				last = src.LastSuccessAt.Format(time.DateTime)
+			}
+			line := fmt.Sprintf("%s\tsource %s\tlast data %s", p.Platform, src.Source, last)
+			if src.ConsecutiveErrors > 0 {
+				line += fmt.Sprintf("\t%d failed polls in a row: %s", src.ConsecutiveErrors, src.LastError)
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
 }

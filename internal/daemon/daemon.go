@@ -76,6 +76,7 @@ type Daemon struct {
 	// Incidents records incidents; Notify queues their alerts.
 	Incidents *incident.Service
 	Notify    *notify.Notifier
+	now       func() time.Time
 }
 
 // Options are what Open takes beyond the configuration file's settings;
@@ -164,7 +165,11 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	if err != nil {
 		return nil, err
 	}
-	periodic = append(periodic, d.registerIncidentJobs(workers)...)
+	more, err := d.registerIncidentJobs(workers)
+	if err != nil {
+		return nil, err
+	}
+	periodic = append(periodic, more...)
 	d.jobs, err = d.Store.NewJobClient(&river.Config{
 		Logger:       logger,
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},

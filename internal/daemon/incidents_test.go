@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,8 +17,12 @@ import (
 	"github.com/ripcordhq/ripcord/internal/config"
 	"github.com/ripcordhq/ripcord/internal/daemon"
 	"github.com/ripcordhq/ripcord/internal/health"
+	"github.com/ripcordhq/ripcord/internal/healthwatch"
 	"github.com/ripcordhq/ripcord/internal/httpapi"
 	"github.com/ripcordhq/ripcord/internal/notify"
+	"github.com/ripcordhq/ripcord/internal/sentry/sentrytest"
+	"github.com/ripcordhq/ripcord/internal/sqlite"
+	"github.com/ripcordhq/ripcord/internal/storage"
 )
 
 const hookSecret = "test-signing-secret-0123456789"
@@ -124,3 +129,50 @@ func TestBreachOpensIncidentAndAlerts(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestSentryPollerWiredAndShownInHealth: with pollers.sentry_projects set,
+// the daemon polls the (fake) Sentry sessions API at start, files the
+// counts, and `release health` shows the source's freshness.
+func TestSentryPollerWiredAndShownInHealth(t *testing.T) {
+	t.Parallel()
+	fake := sentrytest.New("acme", "tok")
+	fake.Set("42", "com.acme.shop@1.2.0+120", sentrytest.Counts{Healthy: 4_990, Crashed: 10, Users: 2_000, CrashedUsers: 9})
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	tb := setup(t, func(c *config.Config) {
+		c.Pollers.SentryURL, c.Pollers.SentryToken, c.Pollers.SentryOrg = srv.URL, "tok", "acme"
+		c.Pollers.SentryProjects = map[string]string{"shop:ios": "42"}
+		// The app exists before the server starts, so the poll at start
+		// finds it.
+		ctx := context.Background()
+		db, err := sqlite.Open(ctx, c.DatabaseURL, nil)
+		require.NoError(t, err)
+		_, err = db.Migrate(ctx, storage.MigrateUp, storage.MigrateLatest)
+		require.NoError(t, err)
+		require.NoError(t, db.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+			now := time.Now()
+			return tx.AppCreate(ctx, &ripcord.App{Name: "shop", IOSBundleID: "com.acme.shop", CreatedAt: now, UpdatedAt: now})
+		}))
+		require.NoError(t, db.Close())
+	})
+	var rep healthwatch.Report
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp := tb.call(t, tb.admin, "GET", "/api/v1/apps/shop/releases/1.2.0/health?platform=ios", nil, &rep)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		if len(rep.Platforms[0].Sources) > 0 && len(rep.Platforms[0].Metrics) > 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no poll within 10 s: %+v", rep)
+		time.Sleep(20 * time.Millisecond)
+	}
+	p := rep.Platforms[0]
+	require.Equal(t, "sentry", p.Sources[0].Source)
+	require.NotNil(t, p.Sources[0].LastSuccessAt)
+	require.Zero(t, p.Sources[0].ConsecutiveErrors)
+	for _, m := range p.Metrics {
+		if m.Metric == healthwatch.CrashFreeSessions {
+			require.Equal(t, health.Counts{Bad: 10, Total: 5_000}, m.Counts)
+		}
+	}
+}

@@ -379,6 +379,9 @@ type MetricReport struct {
 type PlatformReport struct {
 	Platform ripcord.Platform `json:"platform"`
 	Metrics  []MetricReport   `json:"metrics"`
+
+	// Sources are the health pollers feeding this platform, if any.
+	Sources []SourceStatus `json:"sources,omitempty"`
 }
 
 // Report is a release's health on every platform.
@@ -442,6 +445,9 @@ func (s *Service) Report(ctx context.Context, appName, version string, only ripc
 				mr.LastRecorded, mr.RecordedState = &last.DecidedAt, last.Outcome
 			}
 			pr.Metrics = append(pr.Metrics, mr)
+		}
+		if pr.Sources, err = s.sources(ctx, app.ID, p); err != nil {
+			return nil, err
 		}
 		rep.Platforms = append(rep.Platforms, pr)
 	}

@@ -69,7 +69,9 @@ func NewPlayVitalsPollWorker(d PollDeps, cfg PlayVitalsPollConfig) *PlayVitalsPo
 }
 
 // Timeout bounds one round of polls.
-func (w *PlayVitalsPollWorker) Timeout(*river.Job[PlayVitalsPollArgs]) time.Duration { return 5 * time.Minute }
+func (w *PlayVitalsPollWorker) Timeout(*river.Job[PlayVitalsPollArgs]) time.Duration {
+	return 5 * time.Minute
+}
 
 // Work polls each app; a failure is recorded in the app's status.
 func (w *PlayVitalsPollWorker) Work(ctx context.Context, _ *river.Job[PlayVitalsPollArgs]) error {

@@ -91,7 +91,9 @@ type sentryMetric struct {
 
 var sentryMetrics = []sentryMetric{
 	{healthwatch.CrashFreeSessions, func(r sentry.ReleaseSessions) health.Counts { return health.Counts{Bad: r.Crashed, Total: r.Sessions} }},
-	{healthwatch.CrashFreeUsers, func(r sentry.ReleaseSessions) health.Counts { return health.Counts{Bad: r.CrashedUsers, Total: r.Users} }},
+	{healthwatch.CrashFreeUsers, func(r sentry.ReleaseSessions) health.Counts {
+		return health.Counts{Bad: r.CrashedUsers, Total: r.Users}
+	}},
 	{healthwatch.AbnormalSessions, func(r sentry.ReleaseSessions) health.Counts { return health.Counts{Bad: r.Abnormal, Total: r.Sessions} }},
 	{healthwatch.ErroredSessions, func(r sentry.ReleaseSessions) health.Counts {
 		return health.Counts{Bad: r.Errored + r.Crashed, Total: r.Sessions}
@@ -117,45 +119,16 @@ func (w *SentryPollWorker) pollOne(ctx context.Context, p SentryProject) error {
 		return nil
 	}
 	totals := releaseTotals(app, p.Platform, rels)
-	cursors, err := w.deps.Store.PollerCursorList(ctx, SourceSentry, app.ID, p.Platform)
-	if err != nil {
-		return err
-	}
-	seen := map[string]health.Counts{}
-	for _, c := range cursors {
-		seen[c.Version+"\x00"+c.Metric] = c.Counts
-	}
+	// The cursor is read and moved in the transaction that adds the
+	// counts, so the growth is added exactly once (polls are unique per
+	// minute in the queue, so two never race on one cursor).
 	bucket := now.Truncate(time.Minute)
-	var deltas []storage.HealthCountDelta
-	var moved []storage.PollerCursor
-	var versions []string
-	for _, version := range sortedKeys(totals) {
-		for _, m := range sentryMetrics {
-			cur := m.counts(totals[version])
-			old := seen[version+"\x00"+m.name]
-			if cur == old {
-				continue
-			}
-			moved = append(moved, storage.PollerCursor{Source: SourceSentry, AppID: app.ID, Platform: p.Platform, Version: version, Metric: m.name, Counts: cur})
-			delta := health.Counts{Bad: cur.Bad - old.Bad, Total: cur.Total - old.Total}
-			if delta.Total < 0 || delta.Bad < 0 {
-				// Sentry no longer has some of what was counted (its
-				// retention, or the release renamed): count nothing, and
-				// measure growth from here.
-				w.deps.Logger.WarnContext(ctx, "sentry reports fewer sessions than already counted; counting from the new figures", slog.String("app", app.Name),
-					slog.String("version", version), slog.String("metric", m.name))
-				continue
-			}
-			// A delta may have more bad than total (sessions counted
-			// earlier that crashed since): buckets add up, and the sums
-			// are what decisions read, as with late crash envelopes.
-			deltas = append(deltas, storage.HealthCountDelta{AppID: app.ID, Platform: p.Platform, Version: version, Metric: m.name, Bucket: bucket, Counts: delta})
-			if !slices.Contains(versions, version) {
-				versions = append(versions, version)
-			}
-		}
-	}
 	err = w.deps.Store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+		cursors, err := tx.PollerCursorList(ctx, SourceSentry, app.ID, p.Platform)
+		if err != nil {
+			return err
+		}
+		deltas, moved := w.growth(ctx, app, p.Platform, totals, cursors, bucket)
 		if len(deltas) > 0 {
 			if err := tx.HealthCountsAdd(ctx, deltas); err != nil {
 				return err
@@ -175,6 +148,42 @@ func (w *SentryPollWorker) pollOne(ctx context.Context, p SentryProject) error {
 	// no new sessions may now be stale.
 	w.deps.redecide(ctx, app.Name, p.Platform, w.knownVersions(ctx, app, p.Platform))
 	return nil
+}
+
+// growth compares Sentry's cumulative totals with the cursors and returns
+// the counts to add and the cursors to move.
+func (w *SentryPollWorker) growth(ctx context.Context, app *ripcord.App, p ripcord.Platform, totals map[string]sentry.ReleaseSessions,
+	cursors []storage.PollerCursor, bucket time.Time) ([]storage.HealthCountDelta, []storage.PollerCursor) {
+	seen := map[string]health.Counts{}
+	for _, c := range cursors {
+		seen[c.Version+"\x00"+c.Metric] = c.Counts
+	}
+	var deltas []storage.HealthCountDelta
+	var moved []storage.PollerCursor
+	for _, version := range sortedKeys(totals) {
+		for _, m := range sentryMetrics {
+			cur := m.counts(totals[version])
+			old := seen[version+"\x00"+m.name]
+			if cur == old {
+				continue
+			}
+			moved = append(moved, storage.PollerCursor{Source: SourceSentry, AppID: app.ID, Platform: p, Version: version, Metric: m.name, Counts: cur})
+			delta := health.Counts{Bad: cur.Bad - old.Bad, Total: cur.Total - old.Total}
+			if delta.Total < 0 || delta.Bad < 0 {
+				// Sentry no longer has some of what was counted (its
+				// retention, or the release renamed): count nothing, and
+				// measure growth from here.
+				w.deps.Logger.WarnContext(ctx, "sentry reports fewer sessions than already counted; counting from the new figures", slog.String("app", app.Name),
+					slog.String("version", version), slog.String("metric", m.name))
+				continue
+			}
+			// A delta may have more bad than total (sessions counted
+			// earlier that crashed since): buckets add up, and the sums
+			// are what decisions read, as with late crash envelopes.
+			deltas = append(deltas, storage.HealthCountDelta{AppID: app.ID, Platform: p, Version: version, Metric: m.name, Bucket: bucket, Counts: delta})
+		}
+	}
+	return deltas, moved
 }
 
 // knownVersions lists the versions the poller has counted for an app.

@@ -77,7 +77,9 @@ type APIError struct {
 	Message string
 }
 
-func (e *APIError) Error() string { return fmt.Sprintf("sentry sessions API: %d: %s", e.Status, e.Message) }
+func (e *APIError) Error() string {
+	return fmt.Sprintf("sentry sessions API: %d: %s", e.Status, e.Message)
+}
 
 // ErrSessionsResponse wraps an answer the client cannot read.
 var ErrSessionsResponse = errors.New("sentry sessions API: unreadable response")
