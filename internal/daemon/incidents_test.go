@@ -176,3 +176,56 @@ func TestSentryPollerWiredAndShownInHealth(t *testing.T) {
 		}
 	}
 }
+
+// statusReceiver answers with the scripted statuses in turn (then 200) and
+// keeps the delivery ids it saw.
+type statusReceiver struct {
+	mu         sync.Mutex
+	statuses   []int
+	deliveries []string
+}
+
+func (s *statusReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deliveries = append(s.deliveries, r.Header.Get(notify.DeliveryHeader))
+	status := http.StatusOK
+	if len(s.statuses) > 0 {
+		status, s.statuses = s.statuses[0], s.statuses[1:]
+	}
+	w.WriteHeader(status)
+}
+
+func (s *statusReceiver) seen() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.deliveries...)
+}
+
+// TestAlertRetriedThroughTheQueue: a receiver's 500 is retried by the job
+// queue with the same delivery id until it answers 200; a receiver that
+// refuses with 404 gets the message once.
+func TestAlertRetriedThroughTheQueue(t *testing.T) {
+	t.Parallel()
+	flaky := &statusReceiver{statuses: []int{http.StatusInternalServerError}}
+	gone := &statusReceiver{statuses: []int{http.StatusNotFound, http.StatusNotFound}}
+	fs, gs := httptest.NewServer(flaky), httptest.NewServer(gone)
+	t.Cleanup(fs.Close)
+	t.Cleanup(gs.Close)
+	tb := setupWith(t, daemon.Options{NotifyRetryBase: 50 * time.Millisecond}, func(c *config.Config) {
+		c.Notify.Webhooks = []string{fs.URL, gs.URL}
+		c.Notify.SigningSecret = hookSecret
+	})
+	tb.createApp(t)
+	resp := tb.call(t, tb.admin, "POST", "/api/v1/incidents", jsonBody(httpapi.IncidentOpenRequest{App: "shop", Version: "1.2.0", Platform: "android",
+		Decision: "checkout crashes"}), nil)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(flaky.seen()) < 2 || len(gone.seen()) < 1 {
+		require.True(t, time.Now().Before(deadline), "the 500 was not retried within 30 s")
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := flaky.seen()
+	require.Equal(t, got[0], got[1], "the retry carries the same delivery id")
+	require.Len(t, gone.seen(), 1, "a 404 is not retried")
+}
