@@ -351,7 +351,7 @@ func (s *Service) input(ctx context.Context, app *ripcord.App, k releaseKey, now
 
 func unitOf(metric string) string {
 	switch {
-	case metric == CrashFreeUsers || metric == ANRRate:
+	case metric == CrashFreeUsers || metric == ANRRate || metric == PlayCrashUsers:
 		return "users"
 	case len(metric) > len(flowPrefix) && metric[:len(flowPrefix)] == flowPrefix:
 		return "attempts"

@@ -7,6 +7,15 @@ import (
 	"github.com/ripcordhq/ripcord"
 )
 
+// PlayCrashUsers is the metric Play's hourly crash rates are filed under
+// by the vitals poller: bad = users with a crash in the hour, total = the
+// hour's distinct users. It is reported, not decided on: Play's counts
+// arrive hours late, are rounded, count only users who share diagnostics,
+// and would count users twice next to SDK-reported crash-free users; it is
+// the second guardrail (Play's bad-behaviour threshold), not the first
+// alarm. Only the poller writes it; the batch API does not take it.
+const PlayCrashUsers = "play_crash_users"
+
 // SourceStatus is a health poller's state for the app on one platform, as
 // the health report shows it: when data last arrived and whether the
 // source is failing, so a reader can tell "no crashes" from "no data".

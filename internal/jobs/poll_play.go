@@ -21,13 +21,9 @@ import (
 // SourcePlayVitals names the Play vitals poller in its status rows.
 const SourcePlayVitals = "play_vitals"
 
-// PlayCrashUsers is the metric the Play vitals poller files crash rates
-// under: bad = users with a crash in the hour, total = the hour's distinct
-// users. It is reported, not decided on: Play's counts arrive hours late,
-// are rounded, count only users who share diagnostics, and would count a
-// user twice next to SDK-reported crash-free users; it is the second
-// guardrail (Play's bad-behaviour threshold), not the first alarm.
-const PlayCrashUsers = "play_crash_users"
+// PlayCrashUsers is where Play's crash rates are filed (see
+// healthwatch.PlayCrashUsers: reported, not decided on).
+const PlayCrashUsers = healthwatch.PlayCrashUsers
 
 // playFirstLookback is how far back the first poll of an app reads.
 const playFirstLookback = 48 * time.Hour
