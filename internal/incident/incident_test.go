@@ -2,6 +2,7 @@ package incident_test
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -47,7 +48,7 @@ type testBundle struct {
 	viewer context.Context
 }
 
-func setup(t *testing.T) *testBundle {
+func setup(t testing.TB) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "r.db"), nil)
@@ -62,7 +63,7 @@ func setup(t *testing.T) *testBundle {
 		}))
 	}
 	tb.svc, err = incident.New(incident.Config{Store: db, Notify: tb.alerts, Now: func() time.Time { return tb.now },
-		AutoRollback: func(app string) bool { return app == "blog" }, PublicURL: "https://ripcord.example"})
+		AutoRollback: func(app string) bool { return app == "blog" }, PublicURL: "https://ripcord.example", Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	tb.health = ripcord.NewContextWithActor(ctx, ripcord.Actor{Name: "ripcord:health", Role: ripcord.RoleReleaseManager})
 	tb.rm = ripcord.NewContextWithActor(ctx, ripcord.Actor{Name: "token:rm", Role: ripcord.RoleReleaseManager})
