@@ -3,6 +3,7 @@ package storagetest
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,4 +114,42 @@ func testPollers(t *testing.T, h Harness) {
 	none, err := s.PollerCursorList(ctx, "sentry", shop.ID, ripcord.Android)
 	require.NoError(t, err)
 	require.Empty(t, none)
+}
+
+// testIncidentsConcurrent: transactions racing to open the same incident
+// each either create it or get ErrConflict — exactly one wins — which is
+// what the incident service's retry-and-append relies on.
+func testIncidentsConcurrent(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := migrated(t, h)
+	shop := createApp(t, s, "shop")
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+				if _, err := tx.IncidentGetOpen(ctx, shop.ID, "1.2.0", ripcord.Android, "health:crash_free_sessions"); err == nil {
+					return storage.ErrConflict // another one committed first
+				}
+				return tx.IncidentCreate(ctx, &ripcord.Incident{AppID: shop.ID, Version: "1.2.0", Platform: ripcord.Android, Trigger: "health:crash_free_sessions",
+					Decision: "x", OpenedBy: "ripcord:health", OpenedAt: t0})
+			})
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		if err == nil {
+			won++
+			continue
+		}
+		require.ErrorIs(t, err, storage.ErrConflict)
+	}
+	require.Equal(t, 1, won)
+	list, err := s.IncidentList(ctx, storage.IncidentListParams{AppID: shop.ID})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
 }
