@@ -84,7 +84,9 @@ func TestBreachOpensIncidentAndAlerts(t *testing.T) {
 		c.Notify.PublicURL = "https://ripcord.example"
 	})
 	tb := pb.tb
-	startRollout(t, pb, false)
+	// Wait for the rollback build: its preparation edits Play, and an
+	// upload racing it gets "This Edit has been deleted" from the fake.
+	startRollout(t, pb, true)
 
 	verdicts := reportCrashes(t, pb, 300, 10_000)
 	require.Equal(t, health.Rollback, verdicts[0].Decision.Outcome)
