@@ -290,6 +290,7 @@ func (c *CLI) releaseCmd() *cobra.Command {
 								m.DataThrough.Format(time.DateTime), m.Decision.Sentence)
 						}
 					}
+					printHealthSources(w, rep)
 				})
 			})
 		}}

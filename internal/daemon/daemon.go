@@ -28,7 +28,9 @@ import (
 	"github.com/ripcordhq/ripcord/internal/credentials"
 	"github.com/ripcordhq/ripcord/internal/healthwatch"
 	"github.com/ripcordhq/ripcord/internal/httpapi"
+	"github.com/ripcordhq/ripcord/internal/incident"
 	"github.com/ripcordhq/ripcord/internal/jobs"
+	"github.com/ripcordhq/ripcord/internal/notify"
 	"github.com/ripcordhq/ripcord/internal/postgres"
 	"github.com/ripcordhq/ripcord/internal/rollout"
 	"github.com/ripcordhq/ripcord/internal/sqlite"
@@ -70,6 +72,11 @@ type Daemon struct {
 	handler  http.Handler
 	server   *http.Server
 	listener net.Listener
+
+	// Incidents records incidents; Notify queues their alerts.
+	Incidents *incident.Service
+	Notify    *notify.Notifier
+	now       func() time.Time
 }
 
 // Options are what Open takes beyond the configuration file's settings;
@@ -84,6 +91,9 @@ type Options struct {
 	// httpapi.DefaultSentryBurst; a negative rate means unlimited.
 	SentryRate  float64
 	SentryBurst int
+	// NotifyRetryBase is the first retry delay of alert deliveries.
+	// Default notify's (10 s); tests shorten it.
+	NotifyRetryBase time.Duration
 	// StorePollInterval is how often background jobs read a changing
 	// store state (App Store processing and review). Default the
 	// connectors' own; the demo's fast clock wants about a second.
@@ -145,7 +155,10 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	// Health verdicts act through the rollout service, so health comes
 	// after it.
 	d.auto = newAutoActor(d.Store, d.Rollout, cfg.Health.AutoRollbackApps, logger)
-	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: d.auto.onVerdict})
+	if err := d.openIncidents(cfg, opts); err != nil {
+		return nil, err
+	}
+	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: fanOut(d.auto.onVerdict, d.incidentVerdict)})
 
 	d.registry = prometheus.NewRegistry()
 	expiring := jobs.NewCredentialsExpiringGauge()
@@ -156,6 +169,11 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	if err != nil {
 		return nil, err
 	}
+	more, err := d.registerIncidentJobs(workers)
+	if err != nil {
+		return nil, err
+	}
+	periodic = append(periodic, more...)
 	d.jobs, err = d.Store.NewJobClient(&river.Config{
 		Logger:       logger,
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},
@@ -185,6 +203,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Rollbacks: rbs, Rollouts: d.Rollout, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
 		SentryRate: opts.SentryRate, SentryBurst: opts.SentryBurst, Now: opts.Now,
+		Incidents: d.Incidents,
 	})
 	return d, nil
 }

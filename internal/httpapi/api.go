@@ -132,6 +132,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger is the request logger. Default slog.Default().
 	Logger *slog.Logger
+
+	// Incidents opens, lists, shows and resolves incidents. Required.
+	Incidents Incidents
 }
 
 type handler struct {
@@ -151,6 +154,8 @@ type handler struct {
 	limiter        *rateLimiter
 	gatherer       prometheus.Gatherer
 	now            func() time.Time // the clock of reports that say "for 5h 12m"
+
+	incidents Incidents
 }
 
 // authMode says how a route authenticates its caller.
@@ -208,6 +213,10 @@ func (h *handler) routes() []route {
 		{method: "PUT", pattern: "/api/v1/users/{email}/team-roles", role: ripcord.RoleAdmin, fn: h.userSetTeamRoles},
 		{method: "GET", pattern: "/api/v1/audit", role: ripcord.RoleViewer, fn: h.auditList},
 		{method: "GET", pattern: "/api/v1/audit/verify", role: ripcord.RoleViewer, fn: h.auditVerify},
+		{method: "GET", pattern: "/api/v1/incidents", role: ripcord.RoleViewer, fn: h.incidentList},
+		{method: "POST", pattern: "/api/v1/incidents", role: ripcord.RoleEngineer, fn: h.incidentOpen},
+		{method: "GET", pattern: "/api/v1/incidents/{id}", role: ripcord.RoleViewer, fn: h.incidentGet},
+		{method: "POST", pattern: "/api/v1/incidents/{id}/resolve", role: ripcord.RoleReleaseManager, fn: h.incidentResolve},
 	}
 }
 
@@ -227,6 +236,7 @@ func NewHandler(cfg Config) http.Handler {
 	if h.now = cfg.Now; h.now == nil {
 		h.now = time.Now
 	}
+	h.incidents = cfg.Incidents
 	h.limiter = &rateLimiter{rate: cmp.Or(cfg.SentryRate, DefaultSentryRate), burst: float64(max(1, cmp.Or(cfg.SentryBurst, DefaultSentryBurst))),
 		now: cfg.Now, buckets: map[int64]*tokenBucket{}}
 	if h.limiter.now == nil {
