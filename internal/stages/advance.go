@@ -22,11 +22,7 @@ func (s *Service) Start(ctx context.Context, appName, version string, platform r
 	if err := ripcord.Authorize(ctx, ripcord.RoleReleaseManager); err != nil {
 		return nil, err
 	}
-	t, err := s.load(ctx, appName, version, platform)
-	if err != nil {
-		return nil, err
-	}
-	return s.start(ctx, t, false)
+	return s.claimed(ctx, appName, version, platform, func(t *target) (*ripcord.Release, error) { return s.start(ctx, t, false) })
 }
 
 func (s *Service) start(ctx context.Context, t *target, auto bool) (*ripcord.Release, error) {
@@ -209,11 +205,7 @@ func (s *Service) Advance(ctx context.Context, appName, version string, platform
 	if err := ripcord.Authorize(ctx, ripcord.RoleReleaseManager); err != nil {
 		return nil, err
 	}
-	t, err := s.load(ctx, appName, version, platform)
-	if err != nil {
-		return nil, err
-	}
-	return s.advance(ctx, t, true)
+	return s.claimed(ctx, appName, version, platform, func(t *target) (*ripcord.Release, error) { return s.advance(ctx, t, true) })
 }
 
 func (s *Service) advance(ctx context.Context, t *target, manual bool) (*ripcord.Release, error) {

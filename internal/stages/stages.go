@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ripcordhq/ripcord"
@@ -101,6 +102,12 @@ type Service struct {
 	uploadTimeout time.Duration
 	now           func() time.Time
 	logger        *slog.Logger
+	// busy (app/platform → struct{}) holds the apps whose store a step is
+	// acting on in this process: Play supersedes an app's open edit when
+	// another starts, so two steps at once would break each other. A
+	// second step gets ECONFLICT; across processes the check in record
+	// catches a race after the fact.
+	busy sync.Map
 }
 
 // New builds a Service; it names the first missing required dependency.
@@ -182,6 +189,22 @@ func (s *Service) load(ctx context.Context, appName, version string, platform ri
 		}
 	}
 	return t, nil
+}
+
+// claimed loads the target while holding its app's store on platform for
+// fn, or refuses when another step holds it.
+func (s *Service) claimed(ctx context.Context, appName, version string, platform ripcord.Platform, fn func(t *target) (*ripcord.Release, error)) (*ripcord.Release, error) {
+	key := appName + "/" + string(platform)
+	if _, running := s.busy.LoadOrStore(key, struct{}{}); running {
+		return nil, ripcord.Errorf(ripcord.ECONFLICT, "another step on %s (%s) is acting on the store; try again once it finished", appName, platform).
+			WithDetails(map[string]any{"reason": "busy"})
+	}
+	defer s.busy.Delete(key)
+	t, err := s.load(ctx, appName, version, platform)
+	if err != nil {
+		return nil, err
+	}
+	return fn(t)
 }
 
 // versionCode is the Android build's versionCode.

@@ -31,24 +31,22 @@ func (s *Service) Submit(ctx context.Context, appName, version string, platform 
 	if err := ripcord.Authorize(ctx, ripcord.RoleReleaseManager); err != nil {
 		return nil, err
 	}
-	t, err := s.load(ctx, appName, version, platform)
-	if err != nil {
-		return nil, err
-	}
-	switch t.rp.Status {
-	case ripcord.StatusInReview, ripcord.StatusApproved, ripcord.StatusRollingOut, ripcord.StatusHalted, ripcord.StatusPaused, ripcord.StatusComplete:
-		return t.rel, nil // submitted before
-	case ripcord.StatusDraft:
-		return nil, ripcord.Errorf(ripcord.ECONFLICT, "%s has no build to submit; upload one with `ripcord build upload`", t.label()).
-			WithDetails(map[string]any{"status": string(t.rp.Status)})
-	}
-	if _, err := ripcord.Transition(platform, t.rp.Status, ripcord.EventSubmit); err != nil {
-		return nil, err
-	}
-	if platform == ripcord.Android {
-		return s.submitAndroid(ctx, t)
-	}
-	return s.submitIOS(ctx, t)
+	return s.claimed(ctx, appName, version, platform, func(t *target) (*ripcord.Release, error) {
+		switch t.rp.Status {
+		case ripcord.StatusInReview, ripcord.StatusApproved, ripcord.StatusRollingOut, ripcord.StatusHalted, ripcord.StatusPaused, ripcord.StatusComplete:
+			return t.rel, nil // submitted before
+		case ripcord.StatusDraft:
+			return nil, ripcord.Errorf(ripcord.ECONFLICT, "%s has no build to submit; upload one with `ripcord build upload`", t.label()).
+				WithDetails(map[string]any{"status": string(t.rp.Status)})
+		}
+		if _, err := ripcord.Transition(platform, t.rp.Status, ripcord.EventSubmit); err != nil {
+			return nil, err
+		}
+		if platform == ripcord.Android {
+			return s.submitAndroid(ctx, t)
+		}
+		return s.submitIOS(ctx, t)
+	})
 }
 
 func (s *Service) submitAndroid(ctx context.Context, t *target) (*ripcord.Release, error) {

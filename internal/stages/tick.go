@@ -58,37 +58,34 @@ func (s *Service) tickOne(ctx context.Context, app *ripcord.App, rel *ripcord.Re
 	default:
 		return
 	}
-	t, err := s.load(ctx, app.Name, rel.Version, rp.Platform)
-	if err != nil {
-		res.Failed++
-		s.logger.ErrorContext(ctx, "rollout tick: read release", slog.String("app", app.Name), slog.String("version", rel.Version), slog.String("error", err.Error()))
-		return
-	}
-	before := t.rp.Status
-	switch act {
-	case "follow review":
-		err = s.followReview(ctx, t)
-		if err == nil && t.rp.Status == ripcord.StatusApproved && before != t.rp.Status {
+	var t *target
+	before := rp.Status
+	_, err := s.claimed(ctx, app.Name, rel.Version, rp.Platform, func(tg *target) (*ripcord.Release, error) {
+		t, before = tg, tg.rp.Status
+		switch act {
+		case "follow review":
+			return nil, s.followReview(ctx, t)
+		case "start":
+			return nil, s.autoStartIOS(ctx, t)
+		}
+		return s.advance(ctx, t, false)
+	})
+	if err == nil && t != nil {
+		switch {
+		case act == "follow review" && t.rp.Status == ripcord.StatusApproved:
 			res.Approved++
-		} else if err == nil && t.rp.Status == ripcord.StatusUploaded {
+		case act == "follow review" && t.rp.Status == ripcord.StatusUploaded:
 			res.Rejected++
-		}
-	case "start":
-		err = s.autoStartIOS(ctx, t)
-		if err == nil && t.rp.Status != before {
+		case act == "start" && t.rp.Status != before:
 			res.Started++
-		}
-	case "advance":
-		stage := t.rp.Stage
-		_, err = s.advance(ctx, t, false)
-		if err == nil && t.rp.Stage != stage {
+		case act == "advance" && t.rp.Stage != rp.Stage:
 			res.Advanced++
 		}
 	}
 	attrs := []any{slog.String("app", app.Name), slog.String("version", rel.Version), slog.String("platform", string(rp.Platform)), slog.String("step", act)}
 	switch {
 	case err == nil:
-		if t.rp.Status != before || act == "advance" && t.rp.Stage != rp.Stage {
+		if t != nil && (t.rp.Status != before || t.rp.Stage != rp.Stage) {
 			s.logger.InfoContext(ctx, "rollout step taken", append(attrs, slog.String("status", string(t.rp.Status)), slog.Int("stage", t.rp.Stage))...)
 		}
 	case errors.Is(err, errNotDue) || ripcord.ErrorCode(err) == ripcord.ECONFLICT:
