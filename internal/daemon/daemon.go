@@ -32,6 +32,7 @@ import (
 	"github.com/ripcordhq/ripcord/internal/postgres"
 	"github.com/ripcordhq/ripcord/internal/rollout"
 	"github.com/ripcordhq/ripcord/internal/sqlite"
+	"github.com/ripcordhq/ripcord/internal/stages"
 	"github.com/ripcordhq/ripcord/internal/storage"
 )
 
@@ -70,6 +71,9 @@ type Daemon struct {
 	handler  http.Handler
 	server   *http.Server
 	listener net.Listener
+
+	// Stages submits, starts and advances staged rollouts.
+	Stages *stages.Service
 }
 
 // Options are what Open takes beyond the configuration file's settings;
@@ -84,6 +88,10 @@ type Options struct {
 	// httpapi.DefaultSentryBurst; a negative rate means unlimited.
 	SentryRate  float64
 	SentryBurst int
+	// ReleaseGateOpen treats every release as having a go from the release
+	// gate, until the real gate is wired (tests, the demo). Default false:
+	// starts are refused with "no release gate configured".
+	ReleaseGateOpen bool
 }
 
 // Open builds the server's parts. It migrates the schema up unless
@@ -143,6 +151,10 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	d.auto = newAutoActor(d.Store, d.Rollout, cfg.Health.AutoRollbackApps, logger)
 	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: d.auto.onVerdict})
 
+	if d.Stages, err = newStages(d, cfg, logger, opts); err != nil {
+		return nil, err
+	}
+
 	d.registry = prometheus.NewRegistry()
 	expiring := jobs.NewCredentialsExpiringGauge()
 	workers := river.NewWorkers()
@@ -152,6 +164,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	if err != nil {
 		return nil, err
 	}
+	periodic = append(periodic, stages.Register(workers, d.Stages)...)
 	d.jobs, err = d.Store.NewJobClient(&river.Config{
 		Logger:       logger,
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},
@@ -176,6 +189,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Rollbacks: rbs, Rollouts: d.Rollout, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
 		SentryRate: opts.SentryRate, SentryBurst: opts.SentryBurst, Now: opts.Now,
+		Stages: d.Stages, // staged rollouts
 	})
 	return d, nil
 }

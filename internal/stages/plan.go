@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -104,6 +105,10 @@ type stageFile struct {
 	MinDuration string  `yaml:"min_duration"`
 }
 
+// typeNameRe finds the Go type names yaml puts in its messages, which mean
+// nothing to the person who wrote the file.
+var typeNameRe = regexp.MustCompile(` (in|into) (type )?[\w.\[\]*]+`)
+
 // MaxPlanBytes bounds a plan file; real plans are a few hundred bytes.
 const MaxPlanBytes = 64 << 10
 
@@ -119,7 +124,13 @@ func ParsePlan(data []byte) (ripcord.RolloutPlan, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return ripcord.RolloutPlan{}, ripcord.Errorf(ripcord.EINVALID, "rollout plan file: %s; see `ripcord app rollout-plan --help` for the fields", strings.TrimPrefix(err.Error(), "yaml: "))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			msg = strings.Join(te.Errors, "; ")
+		}
+		msg = typeNameRe.ReplaceAllString(msg, "")
+		return ripcord.RolloutPlan{}, ripcord.Errorf(ripcord.EINVALID, "rollout plan file: %s; see `ripcord app rollout-plan --help` for the fields", msg)
 	}
 	plan := ripcord.DefaultRolloutPlan()
 	if f.TimeZone != nil {

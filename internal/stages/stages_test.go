@@ -485,6 +485,17 @@ func TestPlanSet(t *testing.T) {
 	require.Equal(t, good, p.Plan)
 	require.Equal(t, 30*time.Hour, p.Plan.Android[1].MinDuration)
 	require.Equal(t, "token:rm", p.UpdatedBy)
+	entries, err := b.store.AuditList(t.Context(), storage.AuditListParams{Limit: 10, Target: "app/shop"})
+	require.NoError(t, err)
+	var plans []ripcord.AuditEntry
+	for _, e := range entries {
+		if e.Action == "app.rollout_plan" {
+			plans = append(plans, e)
+		}
+	}
+	require.Len(t, plans, 1, "one audited change; the refused plans left nothing")
+	require.Contains(t, plans[0].After, "Europe/Berlin")
+	require.Contains(t, plans[0].Before, `"default":true`)
 }
 
 func TestParsePlanErrors(t *testing.T) {
