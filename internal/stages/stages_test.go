@@ -3,6 +3,8 @@ package stages
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ripcordhq/ripcord"
@@ -23,8 +26,10 @@ import (
 	"github.com/ripcordhq/ripcord/internal/health"
 	"github.com/ripcordhq/ripcord/internal/healthwatch"
 	"github.com/ripcordhq/ripcord/internal/play"
+	"github.com/ripcordhq/ripcord/internal/postgres"
 	"github.com/ripcordhq/ripcord/internal/sqlite"
 	"github.com/ripcordhq/ripcord/internal/storage"
+	"github.com/ripcordhq/ripcord/internal/testenv"
 )
 
 // monday is the start of the tests' store clock: Monday 23 November 2026,
@@ -59,6 +64,45 @@ type testBundle struct {
 // The service's clock is the store's.
 func setup(t *testing.T, start time.Time) *testBundle {
 	t.Helper()
+	return setupOn(t, start, openSQLite(t))
+}
+
+// dialects are the databases the main flows run on: SQLite always,
+// PostgreSQL when RIPCORD_TEST_DATABASE_URL is set (required in CI).
+var dialects = []struct {
+	name string
+	open func(t *testing.T) storage.Store
+}{{"sqlite", openSQLite}, {"postgres", openPostgres}}
+
+func openSQLite(t *testing.T) storage.Store {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ripcord.db"), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// openPostgres opens a store in a schema of its own, dropped at cleanup.
+func openPostgres(t *testing.T) storage.Store {
+	t.Helper()
+	url := testenv.Getenv(t, "RIPCORD_TEST_DATABASE_URL", "PostgreSQL for the staged-rollout tests, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "t_" + hex.EncodeToString(b[:])
+	db, err := postgres.Open(context.Background(), postgres.Config{URL: url, Schema: schema})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		db.Close()
+		if conn, err := pgx.Connect(context.Background(), url); err == nil {
+			_, _ = conn.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+			conn.Close(context.Background())
+		}
+	})
+	return db
+}
+
+func setupOn(t *testing.T, start time.Time, db storage.Store) *testBundle {
+	t.Helper()
 	ctx := t.Context()
 	ts := httptest.NewUnstartedServer(nil)
 	url := "http://" + ts.Listener.Addr().String()
@@ -81,9 +125,6 @@ func setup(t *testing.T, start time.Time) *testBundle {
 		Sleep: func(ctx context.Context, d time.Duration) error { return fake.Advance(ctx, d) }, Clock: fake.Now})
 	require.NoError(t, err)
 
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ripcord.db"), nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
 	_, err = db.Migrate(ctx, storage.MigrateUp, storage.MigrateLatest)
 	require.NoError(t, err)
 	artifacts, err := blob.Open(ctx, t.TempDir())
@@ -202,7 +243,15 @@ func (b *testBundle) submitBoth(t *testing.T) {
 // verdict it rested on.
 func TestRolloutThroughAllStages(t *testing.T) {
 	t.Parallel()
-	b := setup(t, monday)
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			testRolloutThroughAllStages(t, setupOn(t, monday, d.open(t)))
+		})
+	}
+}
+
+func testRolloutThroughAllStages(t *testing.T, b *testBundle) {
 	ctx := t.Context()
 
 	_, err := b.svc.Start(b.rm, "shop", "1.2.0", ripcord.Android)
@@ -323,7 +372,15 @@ func TestRolloutThroughAllStages(t *testing.T) {
 // writes nothing and records the stage once.
 func TestRetryAfterCrashDoesNotAdvanceTwice(t *testing.T) {
 	t.Parallel()
-	b := setup(t, monday.Add(time.Hour))
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			testRetryAfterCrash(t, setupOn(t, monday.Add(time.Hour), d.open(t)))
+		})
+	}
+}
+
+func testRetryAfterCrash(t *testing.T, b *testBundle) {
 	b.submitBoth(t)
 	b.openGate()
 	_, err := b.svc.Start(b.rm, "shop", "1.2.0", ripcord.Android)
