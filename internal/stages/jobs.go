@@ -96,6 +96,9 @@ func (w *SubmitWorker) Work(ctx context.Context, job *river.Job[SubmitArgs]) err
 	switch ripcord.ErrorCode(err) {
 	case ripcord.EINVALID, ripcord.ECONFLICT, ripcord.ENOTFOUND, ripcord.EFORBIDDEN, ripcord.EUNAUTHORIZED:
 		w.s.logger.ErrorContext(ctx, "release submission refused; fix and submit again", append(attrs, slog.String("error", err.Error()))...)
+		if nerr := w.s.noteSubmitFailure(ctx, a, err); nerr != nil {
+			w.s.logger.ErrorContext(ctx, "record why the submission failed", append(attrs, slog.String("error", nerr.Error()))...)
+		}
 		return river.JobCancel(err)
 	}
 	w.s.logger.WarnContext(ctx, "release submission failed; it will be retried", append(attrs, slog.String("error", err.Error()))...)
@@ -137,4 +140,23 @@ func Register(workers *river.Workers, s *Service) []*river.PeriodicJob {
 	river.AddWorker(workers, NewTickWorker(s))
 	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 		func() (river.JobArgs, *river.InsertOpts) { return TickArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})}
+}
+
+// noteSubmitFailure keeps why a queued submission was refused on the
+// release (release show prints it), audited, without changing its status.
+func (s *Service) noteSubmitFailure(ctx context.Context, a SubmitArgs, cause error) error {
+	t, err := s.load(ctx, a.App, a.Version, a.Platform)
+	if err != nil {
+		return err
+	}
+	after := t.rp
+	after.Reason = "submission failed: " + ripcord.ErrorMessage(cause)
+	return s.store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+		if err := tx.ReleaseRolloutPut(ctx, t.rel.ID, after); err != nil {
+			return err
+		}
+		return tx.AuditAppend(ctx, ripcord.NewAuditEntry(ctx, s.clock(), "release.submit_failed",
+			fmt.Sprintf("release/%s/%s/%s", t.app.Name, t.rel.Version, a.Platform), nil,
+			map[string]any{"status": string(t.rp.Status), "reason": after.Reason, "requested_by": a.RequestedBy}))
+	})
 }

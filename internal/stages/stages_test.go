@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ripcordhq/ripcord"
@@ -595,4 +597,29 @@ func FuzzParsePlan(f *testing.F) {
 			t.Fatalf("ParsePlan returned an invalid plan: %v", err)
 		}
 	})
+}
+
+// TestSubmitWorker: the queued submission snoozes while App Store Connect
+// processes the build, and a build processed INVALID cancels the job with
+// the reason kept on the release for `release show`.
+func TestSubmitWorker(t *testing.T) {
+	t.Parallel()
+	b := setup(t, monday)
+	require.NoError(t, b.fake.SetASCBuildOutcome(b.ascAppID, "1.2.0", "42", "INVALID"))
+	w := NewSubmitWorker(b.svc) // RequestSubmit's queueing is tested through the server (internal/daemon)
+	job := &river.Job[SubmitArgs]{JobRow: &rivertype.JobRow{}, Args: SubmitArgs{App: "shop", Version: "1.2.0", Platform: ripcord.IOS, RequestedBy: "token:rm"}}
+	err := w.Work(t.Context(), job)
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze, "processing: try again later (%v)", err)
+
+	b.advance(t, 11*time.Minute)
+	err = w.Work(t.Context(), job)
+	var cancel *river.JobCancelError
+	require.ErrorAs(t, err, &cancel, "%v", err)
+	ios := b.platform(t, ripcord.IOS)
+	require.Equal(t, ripcord.StatusUploaded, ios.Status)
+	require.Contains(t, ios.Reason, "submission failed: App Store Connect processed build 1.2.0 (42)")
+	sched, err := b.svc.Schedule(b.rm, "shop", "1.2.0")
+	require.NoError(t, err)
+	require.Equal(t, ios.Reason, sched[1].Waiting)
 }
