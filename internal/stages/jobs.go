@@ -75,7 +75,9 @@ type SubmitWorker struct {
 func NewSubmitWorker(s *Service) *SubmitWorker { return &SubmitWorker{s: s} }
 
 // Timeout leaves room for an IPA upload and its import.
-func (w *SubmitWorker) Timeout(*river.Job[SubmitArgs]) time.Duration { return w.s.uploadTimeout + 5*time.Minute }
+func (w *SubmitWorker) Timeout(*river.Job[SubmitArgs]) time.Duration {
+	return w.s.uploadTimeout + 5*time.Minute
+}
 
 // Work submits; while the store processes the build it snoozes, and a
 // refusal only a person can fix cancels the job with the reason logged and

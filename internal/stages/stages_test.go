@@ -41,7 +41,9 @@ var monday = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 // gateFunc is a hand-written Gate.
 type gateFunc func(ctx context.Context, app, version string) error
 
-func (f gateFunc) GoRecorded(ctx context.Context, app, version string) error { return f(ctx, app, version) }
+func (f gateFunc) GoRecorded(ctx context.Context, app, version string) error {
+	return f(ctx, app, version)
+}
 
 var _ Gate = gateFunc(nil)
 
@@ -64,7 +66,7 @@ type testBundle struct {
 // platforms with 1.1.0 live on both stores, uploads 1.2.0's builds
 // (versionCode 120, iOS build 42) to Ripcord and creates release 1.2.0.
 // The service's clock is the store's.
-func setup(t *testing.T, start time.Time) *testBundle {
+func setup(t testing.TB, start time.Time) *testBundle {
 	t.Helper()
 	return setupOn(t, start, openSQLite(t))
 }
@@ -74,9 +76,9 @@ func setup(t *testing.T, start time.Time) *testBundle {
 var dialects = []struct {
 	name string
 	open func(t *testing.T) storage.Store
-}{{"sqlite", openSQLite}, {"postgres", openPostgres}}
+}{{"sqlite", func(t *testing.T) storage.Store { return openSQLite(t) }}, {"postgres", openPostgres}}
 
-func openSQLite(t *testing.T) storage.Store {
+func openSQLite(t testing.TB) storage.Store {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ripcord.db"), nil)
 	require.NoError(t, err)
@@ -103,7 +105,7 @@ func openPostgres(t *testing.T) storage.Store {
 	return db
 }
 
-func setupOn(t *testing.T, start time.Time, db storage.Store) *testBundle {
+func setupOn(t testing.TB, start time.Time, db storage.Store) *testBundle {
 	t.Helper()
 	ctx := t.Context()
 	ts := httptest.NewUnstartedServer(nil)

@@ -58,6 +58,15 @@ func (s *Service) tickOne(ctx context.Context, app *ripcord.App, rel *ripcord.Re
 	default:
 		return
 	}
+	if act == "advance" && rp.Plan != nil {
+		// The common case, every minute: not due. Decided from the listing
+		// alone, without reading the release again or claiming its store.
+		due, ok, _ := rp.Plan.NextAdvance(rp.Platform, rp.Stage-1, clockStart(rel, rp), rp.StageStartedAt, androidIndex(rel))
+		if !ok || s.clock().Before(due) {
+			res.Held++
+			return
+		}
+	}
 	var t *target
 	before := rp.Status
 	_, err := s.claimed(ctx, app.Name, rel.Version, rp.Platform, func(tg *target) (*ripcord.Release, error) {
