@@ -92,6 +92,10 @@ type Options struct {
 	// gate, until the real gate is wired (tests, the demo). Default false:
 	// starts are refused with "no release gate configured".
 	ReleaseGateOpen bool
+	// StorePollInterval is how often background jobs read a changing
+	// store state (App Store processing and review). Default the
+	// connectors' own; the demo's fast clock wants about a second.
+	StorePollInterval time.Duration
 }
 
 // Open builds the server's parts. It migrates the schema up unless
@@ -160,7 +164,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	workers := river.NewWorkers()
 	periodic, err := jobs.Register(workers, jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now, CredentialsExpiring: expiring,
 		Credentials: d.Credentials, PlayURL: cfg.Stores.GooglePlayURL,
-		AppStoreURL: cfg.Stores.AppStoreConnectURL})
+		AppStoreURL: cfg.Stores.AppStoreConnectURL, AppStorePollInterval: opts.StorePollInterval})
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ func newStages(d *Daemon, cfg *config.Config, logger *slog.Logger, opts Options)
 				now = time.Now
 			}
 			c, err := appstore.New(appstore.Config{KeyID: m.ASCKeyID, IssuerID: m.ASCIssuerID, Individual: m.ASCIssuerID == "", PrivateKeyPEM: m.ASCKey,
-				BaseURL: cfg.Stores.AppStoreConnectURL, Logger: logger, Now: now})
+				BaseURL: cfg.Stores.AppStoreConnectURL, Logger: logger, Now: now, PollInterval: opts.StorePollInterval})
 			if err != nil {
 				return nil, fmt.Errorf("the App Store Connect API key of %s is not usable; store a new key with `ripcord app credentials %s`: %w", app.Name, app.Name, err)
 			}
