@@ -194,6 +194,11 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	info.WithLabelValues(bi.Version, bi.Revision, bi.GoVersion, d.Store.Dialect()).Set(1)
 	d.registry.MustRegister(info, &jobCollector{store: d.Store, logger: logger})
 
+	// iOS rollback withdrawal (helper ios).
+	if rbs.withdraw, err = newWithdrawer(jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now, Credentials: d.Credentials,
+		AppStoreURL: cfg.Stores.AppStoreConnectURL, AppStorePollInterval: opts.StorePollInterval}); err != nil {
+		return nil, err
+	}
 	d.handler = httpapi.NewHandler(httpapi.Config{
 		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Rollbacks: rbs, Rollouts: d.Rollout, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,

@@ -24,22 +24,16 @@ func scanIncident(r Row) (*ripcord.Incident, error) {
 		return nil, err
 	}
 	in.Platform, in.State, in.OpenedAt = ripcord.Platform(p), ripcord.IncidentState(st), in.OpenedAt.UTC()
-	in.MitigatedAt, in.ResolvedAt = nullTime(mitigated), nullTime(resolved)
+	in.MitigatedAt, in.ResolvedAt = timeOrZero(mitigated), timeOrZero(resolved)
 	return &in, nil
 }
 
-func nullTime(t sql.NullTime) time.Time {
+// timeOrZero reads a nullable timestamp: NULL is the zero time.
+func timeOrZero(t sql.NullTime) time.Time {
 	if !t.Valid {
 		return time.Time{}
 	}
 	return t.Time.UTC()
-}
-
-func toNullTime(t time.Time) sql.NullTime {
-	if t.IsZero() {
-		return sql.NullTime{}
-	}
-	return sql.NullTime{Time: t.UTC(), Valid: true}
 }
 
 // IncidentCreate inserts an open incident.
@@ -99,7 +93,7 @@ func boolInt(b bool) int {
 // IncidentResolve closes an open incident.
 func (s *Queries) IncidentResolve(ctx context.Context, id int64, at, mitigatedAt time.Time, by, summary string) error {
 	n, err := s.q.Exec(ctx, `UPDATE incidents SET state = 'resolved', resolved_at = $2, mitigated_at = $3, resolved_by = $4, summary = $5
-		WHERE id = $1 AND state = 'open'`, id, at.UTC(), toNullTime(mitigatedAt), by, summary)
+		WHERE id = $1 AND state = 'open'`, id, at.UTC(), nullTime(mitigatedAt), by, summary)
 	if err != nil {
 		return fmt.Errorf("resolve incident %d: %w", id, s.err(err))
 	}

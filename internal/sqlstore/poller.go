@@ -15,8 +15,8 @@ func (s *Queries) PollerStatusPut(ctx context.Context, st storage.PollerStatus) 
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (source, app_id, platform) DO UPDATE SET last_attempt_at = excluded.last_attempt_at, last_success_at = excluded.last_success_at,
 			data_through = excluded.data_through, consecutive_errors = excluded.consecutive_errors, last_error = excluded.last_error, alerted_at = excluded.alerted_at`,
-		st.Source, st.AppID, string(st.Platform), toNullTime(st.LastAttemptAt), toNullTime(st.LastSuccessAt), toNullTime(st.DataThrough),
-		st.ConsecutiveErrors, st.LastError, toNullTime(st.AlertedAt))
+		st.Source, st.AppID, string(st.Platform), nullTime(st.LastAttemptAt), nullTime(st.LastSuccessAt), nullTime(st.DataThrough),
+		st.ConsecutiveErrors, st.LastError, nullTime(st.AlertedAt))
 	if err != nil {
 		return fmt.Errorf("put %s poller status of app %d %s: %w", st.Source, st.AppID, st.Platform, s.err(err))
 	}
@@ -37,7 +37,7 @@ func (s *Queries) PollerStatusList(ctx context.Context, appID int64) ([]storage.
 		var attempt, success, through, alerted sql.NullTime
 		err := r.Scan(&st.Source, &st.AppID, &st.App, &p, &attempt, &success, &through, &st.ConsecutiveErrors, &st.LastError, &alerted)
 		st.Platform = ripcord.Platform(p)
-		st.LastAttemptAt, st.LastSuccessAt, st.DataThrough, st.AlertedAt = nullTime(attempt), nullTime(success), nullTime(through), nullTime(alerted)
+		st.LastAttemptAt, st.LastSuccessAt, st.DataThrough, st.AlertedAt = timeOrZero(attempt), timeOrZero(success), timeOrZero(through), timeOrZero(alerted)
 		return st, err
 	}, s, "list poller status")
 }
