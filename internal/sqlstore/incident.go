@@ -24,12 +24,11 @@ func scanIncident(r Row) (*ripcord.Incident, error) {
 		return nil, err
 	}
 	in.Platform, in.State, in.OpenedAt = ripcord.Platform(p), ripcord.IncidentState(st), in.OpenedAt.UTC()
-	in.MitigatedAt, in.ResolvedAt = timeOrZero(mitigated), timeOrZero(resolved)
+	in.MitigatedAt, in.ResolvedAt = fromNullTime(mitigated), fromNullTime(resolved)
 	return &in, nil
 }
 
-// timeOrZero reads a nullable timestamp: NULL is the zero time.
-func timeOrZero(t sql.NullTime) time.Time {
+func fromNullTime(t sql.NullTime) time.Time {
 	if !t.Valid {
 		return time.Time{}
 	}

@@ -37,7 +37,7 @@ func (s *Queries) PollerStatusList(ctx context.Context, appID int64) ([]storage.
 		var attempt, success, through, alerted sql.NullTime
 		err := r.Scan(&st.Source, &st.AppID, &st.App, &p, &attempt, &success, &through, &st.ConsecutiveErrors, &st.LastError, &alerted)
 		st.Platform = ripcord.Platform(p)
-		st.LastAttemptAt, st.LastSuccessAt, st.DataThrough, st.AlertedAt = timeOrZero(attempt), timeOrZero(success), timeOrZero(through), timeOrZero(alerted)
+		st.LastAttemptAt, st.LastSuccessAt, st.DataThrough, st.AlertedAt = fromNullTime(attempt), fromNullTime(success), fromNullTime(through), fromNullTime(alerted)
 		return st, err
 	}, s, "list poller status")
 }
