@@ -34,6 +34,7 @@ import (
 	"github.com/ripcordhq/ripcord/internal/postgres"
 	"github.com/ripcordhq/ripcord/internal/rollout"
 	"github.com/ripcordhq/ripcord/internal/sqlite"
+	"github.com/ripcordhq/ripcord/internal/stages"
 	"github.com/ripcordhq/ripcord/internal/storage"
 )
 
@@ -77,6 +78,8 @@ type Daemon struct {
 	Incidents *incident.Service
 	Notify    *notify.Notifier
 	now       func() time.Time
+	// Stages submits, starts and advances staged rollouts.
+	Stages *stages.Service
 }
 
 // Options are what Open takes beyond the configuration file's settings;
@@ -94,6 +97,10 @@ type Options struct {
 	// NotifyRetryBase is the first retry delay of alert deliveries.
 	// Default notify's (10 s); tests shorten it.
 	NotifyRetryBase time.Duration
+	// ReleaseGateOpen treats every release as having a go from the release
+	// gate, until the real gate is wired (tests, the demo). Default false:
+	// starts are refused with "no release gate configured".
+	ReleaseGateOpen bool
 	// StorePollInterval is how often background jobs read a changing
 	// store state (App Store processing and review). Default the
 	// connectors' own; the demo's fast clock wants about a second.
@@ -160,6 +167,10 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	}
 	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: fanOut(d.auto.onVerdict, d.incidentVerdict)})
 
+	if d.Stages, err = newStages(d, cfg, logger, opts); err != nil {
+		return nil, err
+	}
+
 	d.registry = prometheus.NewRegistry()
 	expiring := jobs.NewCredentialsExpiringGauge()
 	workers := river.NewWorkers()
@@ -174,6 +185,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		return nil, err
 	}
 	periodic = append(periodic, more...)
+	periodic = append(periodic, stages.Register(workers, d.Stages)...)
 	d.jobs, err = d.Store.NewJobClient(&river.Config{
 		Logger:       logger,
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},
@@ -204,6 +216,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
 		SentryRate: opts.SentryRate, SentryBurst: opts.SentryBurst, Now: opts.Now,
 		Incidents: d.Incidents,
+		Stages:    d.Stages, // staged rollouts
 	})
 	return d, nil
 }

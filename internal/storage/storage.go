@@ -187,6 +187,19 @@ type Queries interface {
 	// PollerCursorList returns what a cumulative poller already added for
 	// an app on a platform.
 	PollerCursorList(ctx context.Context, source string, appID int64, platform ripcord.Platform) ([]PollerCursor, error)
+	// Staged rollouts (internal/stages).
+
+	// RolloutPlanGet returns the rollout plan an app set, or ErrNotFound
+	// when it uses the default.
+	RolloutPlanGet(ctx context.Context, appID int64) (*RolloutPlan, error)
+}
+
+// RolloutPlan is an app's rollout plan as stored, with who set it.
+type RolloutPlan struct {
+	AppID     int64
+	Plan      ripcord.RolloutPlan
+	UpdatedBy string
+	UpdatedAt time.Time
 }
 
 // Tx is a read-write transaction.
@@ -276,6 +289,17 @@ type Tx interface {
 	// created; the row stays for provenance. ErrNotFound when no current
 	// row has that ID. (iOS rollback versions, helper ios.)
 	RollbackBuildSupersede(ctx context.Context, id int64, at time.Time) error
+
+	// Staged rollouts (internal/stages).
+
+	// RolloutPlanPut stores an app's rollout plan, replacing the one it had.
+	RolloutPlanPut(ctx context.Context, p *RolloutPlan) error
+	// ReleaseRolloutPut stores a release's rollout progress on one
+	// platform (Stage, StageStartedAt, RolloutStartedAt, Plan, StoreRef,
+	// Reason), replacing what was stored; the status is
+	// ReleasePlatformUpdate's. ErrNotFound when the release has no such
+	// platform.
+	ReleaseRolloutPut(ctx context.Context, releaseID int64, rp ripcord.ReleasePlatform) error
 
 	// JobInsert enqueues a job that runs only if the transaction commits.
 	JobInsert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error

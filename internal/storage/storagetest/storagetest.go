@@ -57,6 +57,7 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("Incidents", func(t *testing.T) { t.Parallel(); testIncidents(t, h) })
 	t.Run("Pollers", func(t *testing.T) { t.Parallel(); testPollers(t, h) })
 	t.Run("IncidentsConcurrent", func(t *testing.T) { t.Parallel(); testIncidentsConcurrent(t, h) })
+	t.Run("Rollouts", func(t *testing.T) { t.Parallel(); testRollouts(t, h) })
 }
 
 // migrated opens a store and migrates it to the latest schema.
