@@ -84,7 +84,12 @@ type Options struct {
 	// httpapi.DefaultSentryBurst; a negative rate means unlimited.
 	SentryRate  float64
 	SentryBurst int
+	// RolloutHook is the rollout service's crash-point hook (tests only).
+	RolloutHook rollout.Hook
 }
+
+// rolloutWorkers is how many rollout actions run at once in one instance.
+const rolloutWorkers = 8
 
 // Open builds the server's parts. It migrates the schema up unless
 // cfg.NoMigrate, in which case a stale schema is an error.
@@ -135,7 +140,8 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		return nil, fmt.Errorf("refusing to start: %w", err)
 	}
 
-	if d.Rollout, err = rollout.New(rollout.Config{Store: d.Store, Play: playOpener(d.Credentials, cfg.Stores.GooglePlayURL, logger), Now: opts.Now, Logger: logger}); err != nil {
+	if d.Rollout, err = rollout.New(rollout.Config{Store: d.Store, Play: playOpener(d.Credentials, cfg.Stores.GooglePlayURL, logger), Now: opts.Now, Logger: logger,
+		AppStore: appStoreOpener(d.Credentials, cfg.Stores.AppStoreConnectURL, logger), Hook: opts.RolloutHook}); err != nil {
 		return nil, err
 	}
 	// Health verdicts act through the rollout service, so health comes
@@ -152,9 +158,13 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	if err != nil {
 		return nil, err
 	}
+	river.AddWorker(workers, rollout.NewWorker(d.Rollout))
 	d.jobs, err = d.Store.NewJobClient(&river.Config{
-		Logger:       logger,
-		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},
+		Logger: logger,
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers},
+			// Rollout actions have their own queue, polled often: a rollback
+			// must not wait behind a preparation or for a slow poll.
+			rollout.Queue: {MaxWorkers: rolloutWorkers, FetchCooldown: rollout.QueuePollInterval, FetchPollInterval: rollout.QueuePollInterval}},
 		Workers:      workers,
 		PeriodicJobs: periodic,
 		// Jobs still running at shutdown are rescued after this long by
@@ -173,7 +183,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	d.registry.MustRegister(info, &jobCollector{store: d.Store, logger: logger})
 
 	d.handler = httpapi.NewHandler(httpapi.Config{
-		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Rollbacks: rbs, Rollouts: d.Rollout, Ready: d.ready, Registry: d.registry,
+		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Rollbacks: rbs, Rollouts: rolloutAPI{d.Rollout}, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
 		SentryRate: opts.SentryRate, SentryBurst: opts.SentryBurst, Now: opts.Now,
 	})
