@@ -5,6 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
@@ -38,7 +42,7 @@ var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 var dialects = []string{"sqlite", "postgres"}
 
 // openStore opens a migrated store of its own on dialect.
-func openStore(t *testing.T, dialect string) storage.Store {
+func openStore(t testing.TB, dialect string) storage.Store {
 	t.Helper()
 	ctx := context.Background()
 	var s storage.Store
@@ -98,16 +102,30 @@ type bundle struct {
 	rm        context.Context // a release manager's context
 	asc       *appstore.Client
 	target121 string // App Store version id of 1.2.0
+	// calls counts the store API requests the fake served (token fetches
+	// and the fake's admin API aside).
+	calls atomic.Int64
+	// inFake adds up the time the fake spent serving (it persists its
+	// state on every change), so benchmarks can tell Ripcord's own time.
+	inFake atomic.Int64
 }
 
-func setup(t *testing.T, dialect string) *bundle {
+func setup(t testing.TB, dialect string) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	ts := httptest.NewUnstartedServer(nil)
 	b := &bundle{url: "http://" + ts.Listener.Addr().String()}
 	fake, err := fakestore.New(fakestore.Config{StateDir: t.TempDir(), BaseURL: b.url})
 	require.NoError(t, err)
-	ts.Config.Handler = fake.Handler()
+	h := fake.Handler()
+	ts.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/_fake") && !strings.Contains(r.URL.Path, "token") {
+			b.calls.Add(1)
+		}
+		start := time.Now()
+		h.ServeHTTP(w, r)
+		b.inFake.Add(int64(time.Since(start)))
+	})
 	ts.Start()
 	t.Cleanup(ts.Close)
 	t.Cleanup(func() { fake.Close() })
@@ -196,7 +214,7 @@ func sha(p ripcord.Platform, n int) string {
 
 // publisher is a raw Play Developer API client of the fake, for setting
 // tracks up as Play Console would have.
-func publisher(t *testing.T, b *bundle) *androidpublisher.Service {
+func publisher(t testing.TB, b *bundle) *androidpublisher.Service {
 	t.Helper()
 	cfg, err := google.JWTConfigFromJSON(b.fake.Credentials().PlayServiceAccountJSON, "https://www.googleapis.com/auth/androidpublisher")
 	require.NoError(t, err)
@@ -208,7 +226,7 @@ func publisher(t *testing.T, b *bundle) *androidpublisher.Service {
 
 // ascClient is an App Store Connect client of the fake whose waits advance
 // the fake's clock instead of sleeping.
-func (b *bundle) ascClient(t *testing.T, attempts int) *appstore.Client {
+func (b *bundle) ascClient(t testing.TB, attempts int) *appstore.Client {
 	t.Helper()
 	cr := b.fake.Credentials()
 	c, err := appstore.New(appstore.Config{KeyID: cr.ASCKeyID, IssuerID: cr.ASCIssuerID, PrivateKeyPEM: cr.ASCPrivateKeyPEM, BaseURL: b.url,
@@ -220,10 +238,10 @@ func (b *bundle) ascClient(t *testing.T, attempts int) *appstore.Client {
 // service builds a rollout service on the bundle, as a (re)started process
 // would: its own connectors, no memory of earlier runs. Connectors retry
 // transient faults at most attempts times without sleeping.
-func (b *bundle) service(t *testing.T, attempts int, hook rollout.Hook) *rollout.Service {
+func (b *bundle) service(t testing.TB, attempts int, hook rollout.Hook) *rollout.Service {
 	t.Helper()
 	cr := b.fake.Credentials()
-	svc, err := rollout.New(rollout.Config{Store: b.store, Hook: hook, Now: func() time.Time { return time.Now() },
+	svc, err := rollout.New(rollout.Config{Store: b.store, Hook: hook, Logger: slog.New(slog.DiscardHandler),
 		Play: func(ctx context.Context, _ *ripcord.App) (rollout.Play, error) {
 			return play.New(ctx, play.Config{ServiceAccountJSON: cr.PlayServiceAccountJSON, Endpoint: b.url + "/", MaxAttempts: attempts,
 				Sleep: func(context.Context, time.Duration) error { return nil }})
@@ -242,7 +260,7 @@ func (b *bundle) service(t *testing.T, attempts int, hook rollout.Hook) *rollout
 
 // productionTrack returns Play's committed production releases as
 // "code:status" strings.
-func (b *bundle) productionTrack(t *testing.T) []string {
+func (b *bundle) productionTrack(t testing.TB) []string {
 	t.Helper()
 	pc, err := play.New(context.Background(), play.Config{ServiceAccountJSON: b.fake.Credentials().PlayServiceAccountJSON, Endpoint: b.url + "/"})
 	require.NoError(t, err)
@@ -266,7 +284,7 @@ func formatRelease(code int64, r play.Release) string {
 
 // appStoreState returns each App Store version's state and, for 1.2.0, its
 // phased release's state.
-func (b *bundle) appStoreState(t *testing.T) map[string]string {
+func (b *bundle) appStoreState(t testing.TB) map[string]string {
 	t.Helper()
 	ctx := context.Background()
 	c := b.ascClient(t, 3)
@@ -285,7 +303,7 @@ func (b *bundle) appStoreState(t *testing.T) map[string]string {
 }
 
 // status reads the release's recorded status on p.
-func (b *bundle) status(t *testing.T, p ripcord.Platform) ripcord.ReleaseStatus {
+func (b *bundle) status(t testing.TB, p ripcord.Platform) ripcord.ReleaseStatus {
 	t.Helper()
 	rel, err := b.store.ReleaseGetByVersion(context.Background(), b.app.ID, "1.2.0")
 	require.NoError(t, err)
@@ -293,7 +311,7 @@ func (b *bundle) status(t *testing.T, p ripcord.Platform) ripcord.ReleaseStatus 
 }
 
 // audit lists the actions audited on the release on p.
-func (b *bundle) audit(t *testing.T, p ripcord.Platform) []ripcord.AuditEntry {
+func (b *bundle) audit(t testing.TB, p ripcord.Platform) []ripcord.AuditEntry {
 	t.Helper()
 	es, err := b.store.AuditList(context.Background(), storage.AuditListParams{Limit: 100, Target: "release/shop/1.2.0/" + string(p)})
 	require.NoError(t, err)
