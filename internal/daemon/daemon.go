@@ -86,6 +86,10 @@ type Options struct {
 	SentryBurst int
 	// RolloutHook is the rollout service's crash-point hook (tests only).
 	RolloutHook rollout.Hook
+	// StorePollInterval is how often background jobs read a changing
+	// store state (App Store processing and review). Default the
+	// connectors' own; the demo's fast clock wants about a second.
+	StorePollInterval time.Duration
 }
 
 // rolloutWorkers is how many rollout actions run at once in one instance.
@@ -154,7 +158,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	workers := river.NewWorkers()
 	periodic, err := jobs.Register(workers, jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now, CredentialsExpiring: expiring,
 		Credentials: d.Credentials, PlayURL: cfg.Stores.GooglePlayURL,
-		AppStoreURL: cfg.Stores.AppStoreConnectURL})
+		AppStoreURL: cfg.Stores.AppStoreConnectURL, AppStorePollInterval: opts.StorePollInterval})
 	if err != nil {
 		return nil, err
 	}
