@@ -78,35 +78,44 @@ func (h *handler) actionRequest(w http.ResponseWriter, r *http.Request) (Rollout
 	if len(req.IdempotencyKey) > 200 {
 		return req, nil, ripcord.Errorf(ripcord.EINVALID, "idempotency key is %d characters; at most 200", len(req.IdempotencyKey))
 	}
-	names := slices.Clone(req.Platforms)
-	if req.Platform != "" {
-		names = append(names, req.Platform)
+	platforms, err := parseActionPlatforms(req.Platforms, req.Platform, r.URL.Query().Get("platform"))
+	return req, platforms, err
+}
+
+// parseActionPlatforms reads the platforms a request names in the body's
+// list, its single platform and the query; they must agree, name real
+// platforms once each, and use "all" alone. nil means every platform of
+// the app.
+func parseActionPlatforms(list []string, single, query string) ([]ripcord.Platform, error) {
+	names := slices.Clone(list)
+	if single != "" {
+		names = append(names, single)
 	}
-	if q := r.URL.Query().Get("platform"); q != "" {
-		if len(names) > 0 && !slices.Equal(names, []string{q}) {
-			return req, nil, ripcord.Errorf(ripcord.EINVALID, "platforms %s in the body and %q in the query disagree; give one", strings.Join(names, ", "), q)
+	if query != "" {
+		if len(names) > 0 && !slices.Equal(names, []string{query}) {
+			return nil, ripcord.Errorf(ripcord.EINVALID, "platforms %s in the body and %q in the query disagree; give one", strings.Join(names, ", "), query)
 		}
-		names = []string{q}
+		names = []string{query}
 	}
 	if len(names) == 0 {
-		return req, nil, ripcord.Errorf(ripcord.EINVALID, `name the platforms: {"platforms": ["android", "ios"]}, {"platform": "all"} or ?platform=android`)
+		return nil, ripcord.Errorf(ripcord.EINVALID, `name the platforms: {"platforms": ["android", "ios"]}, {"platform": "all"} or ?platform=android`)
 	}
 	var out []ripcord.Platform
 	for _, n := range names {
 		if n == "all" {
 			if len(names) > 1 {
-				return req, nil, ripcord.Errorf(ripcord.EINVALID, "platform all already means every platform; do not name others with it")
+				return nil, ripcord.Errorf(ripcord.EINVALID, "platform all already means every platform; do not name others with it")
 			}
-			return req, nil, nil
+			return nil, nil
 		}
 		p, err := ripcord.ParsePlatform(n)
 		if err != nil {
-			return req, nil, err
+			return nil, err
 		}
 		if slices.Contains(out, p) {
-			return req, nil, ripcord.Errorf(ripcord.EINVALID, "platform %s is named twice", p)
+			return nil, ripcord.Errorf(ripcord.EINVALID, "platform %s is named twice", p)
 		}
 		out = append(out, p)
 	}
-	return req, out, nil
+	return out, nil
 }
