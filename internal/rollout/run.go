@@ -77,12 +77,9 @@ func (s *Service) run(ctx context.Context, a *ripcord.RolloutAction) error {
 	if terr != nil {
 		next = t.rp.Status
 	}
-	if a.State == ripcord.ActionQueued {
-		a.State = ripcord.ActionRunning
-		if err := s.save(ctx, a); err != nil {
-			return err
-		}
-	}
+	// Running is stored with the first step's save rather than on its
+	// own: one database write less before the store is reached.
+	a.State = ripcord.ActionRunning
 	var p *plan
 	switch a.Platform {
 	case ripcord.Android:
@@ -93,8 +90,11 @@ func (s *Service) run(ctx context.Context, a *ripcord.RolloutAction) error {
 	if err != nil {
 		return err
 	}
-	for _, st := range p.steps {
-		if err := s.runStep(ctx, a, st); err != nil {
+	for i, st := range p.steps {
+		// The last step's completion is stored by record, in the same
+		// transaction as the result: a crash before it leaves the step
+		// pending, which the next run checks against the store.
+		if err := s.runStep(ctx, a, st, i < len(p.steps)-1); err != nil {
 			return fmt.Errorf("%s of %s %s on %s, step %q: %w", a.Kind, app.Name, t.rel.Version, a.Platform, st.name, err)
 		}
 	}
@@ -106,7 +106,7 @@ func (s *Service) run(ctx context.Context, a *ripcord.RolloutAction) error {
 
 // runStep runs one step unless it is done; a write is marked pending first,
 // and a pending write found already applied is recorded without a call.
-func (s *Service) runStep(ctx context.Context, a *ripcord.RolloutAction, st step) error {
+func (s *Service) runStep(ctx context.Context, a *ripcord.RolloutAction, st step, save bool) error {
 	if a.Step(st.name) != nil {
 		return nil
 	}
@@ -117,7 +117,7 @@ func (s *Service) runStep(ctx context.Context, a *ripcord.RolloutAction, st step
 				return fmt.Errorf("read the store before repeating the write: %w", err)
 			}
 			if done {
-				return s.stepDone(ctx, a, st.name, "", "found already done in the store after a restart; not repeated")
+				return s.stepDone(ctx, a, st.name, "", "found already done in the store after a restart; not repeated", save)
 			}
 		}
 		a.PendingStep = st.name
@@ -138,7 +138,7 @@ func (s *Service) runStep(ctx context.Context, a *ripcord.RolloutAction, st step
 	if err := s.callHook(ctx, a, st.name, "after"); err != nil {
 		return err
 	}
-	return s.stepDone(ctx, a, st.name, ref, "")
+	return s.stepDone(ctx, a, st.name, ref, "", save)
 }
 
 func (s *Service) callHook(ctx context.Context, a *ripcord.RolloutAction, name, phase string) error {
@@ -148,11 +148,14 @@ func (s *Service) callHook(ctx context.Context, a *ripcord.RolloutAction, name, 
 	return s.hook(ctx, a, name, phase)
 }
 
-func (s *Service) stepDone(ctx context.Context, a *ripcord.RolloutAction, name, ref, note string) error {
+func (s *Service) stepDone(ctx context.Context, a *ripcord.RolloutAction, name, ref, note string, save bool) error {
 	if a.PendingStep == name {
 		a.PendingStep = ""
 	}
 	a.Steps = append(a.Steps, ripcord.ActionStep{Name: name, At: s.clock(), Ref: ref, Note: note})
+	if !save {
+		return nil
+	}
 	return s.save(ctx, a)
 }
 
