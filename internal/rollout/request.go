@@ -76,6 +76,11 @@ func (s *Service) Request(ctx context.Context, req ActionRequest) (*ripcord.Roll
 	if err := ripcord.Authorize(ctx, ripcord.RoleReleaseManager); err != nil {
 		return nil, err
 	}
+	kind, err := ripcord.ParseActionKind(string(req.Kind))
+	if err != nil {
+		return nil, err
+	}
+	req.Kind = kind
 	t, err := s.load(ctx, req.App, req.Version, req.Platform)
 	if err != nil {
 		return nil, err
