@@ -157,4 +157,3 @@ func cmpOr(a, b string) string {
 	}
 	return b
 }
-

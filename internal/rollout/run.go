@@ -276,4 +276,6 @@ func Permanent(err error) bool {
 	return errors.As(err, &ae) && clientError(ae.Status)
 }
 
-func clientError(status int) bool { return status >= 400 && status < 500 && status != 408 && status != 429 }
+func clientError(status int) bool {
+	return status >= 400 && status < 500 && status != 408 && status != 429
+}
