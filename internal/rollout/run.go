@@ -247,7 +247,10 @@ func (s *Service) loadByID(ctx context.Context, app *ripcord.App, a *ripcord.Rol
 // recorded as failed.
 type PermanentError struct{ Err error }
 
+// Error returns the cause's message: the action's recorded error says more.
 func (e *PermanentError) Error() string { return e.Err.Error() }
+
+// Unwrap exposes the cause, so callers match store and domain errors.
 func (e *PermanentError) Unwrap() error { return e.Err }
 
 // Permanent reports whether retrying err without someone acting would fail
