@@ -92,9 +92,6 @@ type Options struct {
 	StorePollInterval time.Duration
 }
 
-// rolloutWorkers is how many rollout actions run at once in one instance.
-const rolloutWorkers = 8
-
 // Open builds the server's parts. It migrates the schema up unless
 // cfg.NoMigrate, in which case a stale schema is an error.
 func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemon, error) {
@@ -168,7 +165,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers},
 			// Rollout actions have their own queue, polled often: a rollback
 			// must not wait behind a preparation or for a slow poll.
-			rollout.Queue: {MaxWorkers: rolloutWorkers, FetchCooldown: rollout.QueuePollInterval, FetchPollInterval: rollout.QueuePollInterval}},
+			rollout.Queue: rolloutQueue(d.Store.Dialect())},
 		Workers:      workers,
 		PeriodicJobs: periodic,
 		// Jobs still running at shutdown are rescued after this long by

@@ -5,12 +5,29 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/riverqueue/river"
+
 	"github.com/ripcordhq/ripcord"
 	"github.com/ripcordhq/ripcord/internal/appstore"
 	"github.com/ripcordhq/ripcord/internal/credentials"
 	"github.com/ripcordhq/ripcord/internal/httpapi"
 	"github.com/ripcordhq/ripcord/internal/rollout"
 )
+
+// rolloutWorkers is how many rollout actions run at once in one instance.
+const rolloutWorkers = 8
+
+// rolloutQueue configures the rollout actions' queue. PostgreSQL tells
+// River of new jobs at once (LISTEN/NOTIFY), so the usual poll is a
+// fallback; SQLite has no notifications, so the queue polls every
+// rollout.QueuePollInterval to start an action within milliseconds.
+func rolloutQueue(dialect string) river.QueueConfig {
+	q := river.QueueConfig{MaxWorkers: rolloutWorkers}
+	if dialect == "sqlite" {
+		q.FetchCooldown, q.FetchPollInterval = rollout.QueuePollInterval, rollout.QueuePollInterval
+	}
+	return q
+}
 
 // rolloutAPI adapts the rollout service to the API's Rollouts port.
 type rolloutAPI struct{ svc *rollout.Service }
