@@ -290,6 +290,7 @@ func (c *CLI) releaseCmd() *cobra.Command {
 								m.DataThrough.Format(time.DateTime), m.Decision.Sentence)
 						}
 					}
+					printHealthSources(w, rep)
 				})
 			})
 		}}
@@ -335,11 +336,13 @@ func (c *CLI) releaseCmd() *cobra.Command {
 					if rb.StoreRef != "" {
 						fmt.Fprintf(w, "STORE\t%s\n", rb.StoreRef)
 					}
+					printRollbackStoreVersion(w, rb)
 				})
 			})
 		}}
 	rollbackBuild.Flags().BoolVar(&prepare, "prepare", false, "queue its preparation (once; a preparation already queued or running is not repeated)")
 	rollbackBuild.Flags().StringVar(&rbPlatform, "platform", "", "android (default) or ios")
+	rollbackBuild.AddCommand(c.rollbackWithdrawCmd())
 	cmd.AddCommand(create, list, show, healthCmd, rollbackBuild,
 		c.rolloutCmd("halt", "Stop a release's rollout: halt it on Google Play, pause the phased release on the App Store (release-manager)"),
 		c.rolloutCmd("resume", "Resume a halted or paused rollout where it stopped (release-manager)"),

@@ -28,7 +28,9 @@ import (
 	"github.com/ripcordhq/ripcord/internal/credentials"
 	"github.com/ripcordhq/ripcord/internal/healthwatch"
 	"github.com/ripcordhq/ripcord/internal/httpapi"
+	"github.com/ripcordhq/ripcord/internal/incident"
 	"github.com/ripcordhq/ripcord/internal/jobs"
+	"github.com/ripcordhq/ripcord/internal/notify"
 	"github.com/ripcordhq/ripcord/internal/postgres"
 	"github.com/ripcordhq/ripcord/internal/rollout"
 	"github.com/ripcordhq/ripcord/internal/sqlite"
@@ -70,6 +72,11 @@ type Daemon struct {
 	handler  http.Handler
 	server   *http.Server
 	listener net.Listener
+
+	// Incidents records incidents; Notify queues their alerts.
+	Incidents *incident.Service
+	Notify    *notify.Notifier
+	now       func() time.Time
 }
 
 // Options are what Open takes beyond the configuration file's settings;
@@ -86,6 +93,9 @@ type Options struct {
 	SentryBurst int
 	// RolloutHook is the rollout service's crash-point hook (tests only).
 	RolloutHook rollout.Hook
+	// NotifyRetryBase is the first retry delay of alert deliveries.
+	// Default notify's (10 s); tests shorten it.
+	NotifyRetryBase time.Duration
 	// StorePollInterval is how often background jobs read a changing
 	// store state (App Store processing and review). Default the
 	// connectors' own; the demo's fast clock wants about a second.
@@ -148,7 +158,10 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	// Health verdicts act through the rollout service, so health comes
 	// after it.
 	d.auto = newAutoActor(d.Store, d.Rollout, cfg.Health.AutoRollbackApps, logger)
-	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: d.auto.onVerdict})
+	if err := d.openIncidents(cfg, opts); err != nil {
+		return nil, err
+	}
+	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: fanOut(d.auto.onVerdict, d.incidentVerdict)})
 
 	d.registry = prometheus.NewRegistry()
 	expiring := jobs.NewCredentialsExpiringGauge()
@@ -160,6 +173,11 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		return nil, err
 	}
 	river.AddWorker(workers, rollout.NewWorker(d.Rollout))
+	more, err := d.registerIncidentJobs(workers)
+	if err != nil {
+		return nil, err
+	}
+	periodic = append(periodic, more...)
 	d.jobs, err = d.Store.NewJobClient(&river.Config{
 		Logger: logger,
 		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers},
@@ -183,10 +201,16 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	info.WithLabelValues(bi.Version, bi.Revision, bi.GoVersion, d.Store.Dialect()).Set(1)
 	d.registry.MustRegister(info, &jobCollector{store: d.Store, logger: logger})
 
+	// iOS rollback withdrawal (helper ios).
+	if rbs.withdraw, err = newWithdrawer(jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now, Credentials: d.Credentials,
+		AppStoreURL: cfg.Stores.AppStoreConnectURL, AppStorePollInterval: opts.StorePollInterval}); err != nil {
+		return nil, err
+	}
 	d.handler = httpapi.NewHandler(httpapi.Config{
 		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Rollbacks: rbs, Rollouts: rolloutAPI{d.Rollout}, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
 		SentryRate: opts.SentryRate, SentryBurst: opts.SentryBurst, Now: opts.Now,
+		Incidents: d.Incidents,
 	})
 	return d, nil
 }
