@@ -81,13 +81,13 @@ func TestRefusals(t *testing.T) {
 	}
 
 	// The iOS rollback version is still in review.
-	b.store.state = appstore.StateWaitingForReview
+	b.setRollbackVersion(t, "v1", appstore.StateWaitingForReview)
 	err := req(ripcord.IOS, ripcord.ActionRollback)
 	require.Equal(t, ripcord.ECONFLICT, ripcord.ErrorCode(err))
 	require.Contains(t, err.Error(), "the App Store is still reviewing 1.2.1 (it is WAITING_FOR_REVIEW, not approved)")
 	require.Contains(t, err.Error(), "pause it instead with `ripcord release halt shop 1.2.0 --platform ios`")
 	require.Equal(t, []string{"pause"}, ripcord.ErrorDetails(err)["possible"])
-	b.store.versionID = ""
+	b.setRollbackVersion(t, "", "")
 	require.Contains(t, req(ripcord.IOS, ripcord.ActionRollback).Error(), "the App Store version 1.2.1 of the rollback does not exist yet")
 
 	// "all": iOS is refused, Android goes ahead; the answer says which.

@@ -73,20 +73,19 @@ func openStore(t testing.TB, dialect string) storage.Store {
 	return s
 }
 
-// iosRollbackStore fills the iOS rollback build's App Store version, which
-// helper "ios" persists on its branch; until it is merged the test sets it
-// here, as storage will return it.
-type iosRollbackStore struct {
-	storage.Store
-	versionID, state string
-}
-
-func (s *iosRollbackStore) RollbackBuildGet(ctx context.Context, appID int64, p ripcord.Platform, target string) (*ripcord.RollbackBuild, error) {
-	rb, err := s.Store.RollbackBuildGet(ctx, appID, p, target)
-	if err == nil && p == ripcord.IOS {
-		rb.StoreVersionID, rb.StoreVersionState = s.versionID, s.state
-	}
-	return rb, err
+// setRollbackVersion changes what Ripcord knows of the iOS rollback's App
+// Store version.
+func (b *bundle) setRollbackVersion(t testing.TB, id, state string) {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, b.store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+		rb, err := tx.RollbackBuildGet(ctx, b.app.ID, ripcord.IOS, "1.2.0")
+		if err != nil {
+			return err
+		}
+		rb.StoreVersionID, rb.StoreVersionState = id, state
+		return tx.RollbackBuildUpdate(ctx, rb)
+	}))
 }
 
 // bundle is a database and fake stores with release 1.2.0 of shop rolling
@@ -94,7 +93,7 @@ func (s *iosRollbackStore) RollbackBuildGet(ctx context.Context, appID int64, p 
 // 121 (the rollback) uploaded; on the App Store 1.2.0 released in phases
 // (day 1) over 1.1.0, and 1.2.1 approved, waiting for its developer.
 type bundle struct {
-	store     *iosRollbackStore
+	store     storage.Store
 	fake      *fakestore.Server
 	url       string
 	app       *ripcord.App
@@ -175,7 +174,7 @@ func setup(t testing.TB, dialect string) *bundle {
 
 	// Ripcord's database: the app, its builds, the release rolling out on
 	// both platforms and both rollback builds ready.
-	b.store = &iosRollbackStore{Store: openStore(t, dialect), versionID: v121.ID, state: ripcord.AppStoreApproved}
+	b.store = openStore(t, dialect)
 	b.app = &ripcord.App{Name: "shop", IOSBundleID: pkg, AndroidPackage: pkg, CreatedAt: t0, UpdatedAt: t0}
 	b.rel = &ripcord.Release{Version: "1.2.0", CreatedBy: "token:rm", CreatedAt: t0}
 	require.NoError(t, b.store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
@@ -194,6 +193,9 @@ func setup(t testing.TB, dialect string) *bundle {
 			b.rel.Platforms = append(b.rel.Platforms, ripcord.ReleasePlatform{Platform: p, BuildID: tgt.ID, Status: ripcord.StatusRollingOut, UpdatedAt: t0})
 			rb := &ripcord.RollbackBuild{AppID: b.app.ID, Platform: p, TargetVersion: "1.2.0", Version: "1.2.1", BuildNumber: "121", SourceBuildID: live.ID,
 				SourceSHA256: live.SHA256, State: ripcord.RollbackReady, CreatedAt: t0, UpdatedAt: t0}
+			if p == ripcord.IOS {
+				rb.StoreVersionID, rb.StoreVersionState, rb.ApprovedAt = v121.ID, ripcord.AppStoreApproved, t0
+			}
 			if err := tx.RollbackBuildCreate(ctx, rb); err != nil {
 				return err
 			}
