@@ -318,7 +318,9 @@ func testRolloutThroughAllStages(t *testing.T, b *testBundle) {
 	// its second stage on iOS's day 2, starts iOS's phased release.
 	b.decide(t, ripcord.Android, health.Healthy)
 	before = b.commits()
+	events0, began := len(b.fake.Events()), time.Now()
 	res = b.tick(t)
+	t.Logf("pass advancing Android to 30 %% and starting iOS: %s, %d events in the fake's log (zero-latency fake over HTTP)", time.Since(began), len(b.fake.Events())-events0)
 	require.Equal(t, 1, res.Advanced)
 	require.Equal(t, 1, res.Started)
 	require.Equal(t, before+1, b.commits(), "one Play edit for the stage")
