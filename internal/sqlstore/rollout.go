@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/ripcordhq/ripcord"
 	"github.com/ripcordhq/ripcord/internal/storage"
@@ -110,12 +109,4 @@ func (s *Queries) loadReleaseRollouts(ctx context.Context, byID map[int64]*ripco
 		return fmt.Errorf("load release rollouts: %w", s.err(err))
 	}
 	return nil
-}
-
-// nullTime stores the zero time as NULL.
-func nullTime(t time.Time) sql.NullTime {
-	if t.IsZero() {
-		return sql.NullTime{}
-	}
-	return sql.NullTime{Time: t.UTC(), Valid: true}
 }
