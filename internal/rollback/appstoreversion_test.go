@@ -234,3 +234,27 @@ func TestFollowIOSWindowBeforeReady(t *testing.T) {
 	require.Equal(t, "no approved rollback for 5h 12m: the rollback build is uploaded", rb.IOSProtection(fb.fake.Now()).Sentence)
 	require.Equal(t, 1, fb.fake.CountEvents(versionCreateEvent), "only the target's version")
 }
+
+// TestFollowIOSStoreFaults: a lost response to the version's creation (the
+// store made it), 503s on the submission and a 429 on a listing are
+// retried by the client with backoff; the follow-up ends in review with
+// one rollback version and one submission.
+func TestFollowIOSStoreFaults(t *testing.T) {
+	t.Parallel()
+	fb := setupFollow(t, nil)
+	fb.releaseTarget(t)
+	for _, f := range []fakestore.Fault{
+		{Op: "asc.apps.appStoreVersions.list", Kind: fakestore.FaultStatus, Status: 429, RetryAfterSeconds: 1, Count: 1},
+		{Op: "asc.appStoreVersions.create", Kind: fakestore.FaultLostResponse, Count: 1},
+		{Op: "asc.reviewSubmissions.update", Kind: fakestore.FaultStatus, Status: 503, Count: 2},
+	} {
+		require.NoError(t, fb.fake.AddFault(f))
+	}
+	rb := fb.run(t, fb.follow)
+	require.Equal(t, appstore.StateWaitingForReview, rb.StoreVersionState)
+	for _, f := range fb.fake.Faults() {
+		require.Equal(t, f.Count, f.Hits, "fault %s hit", f.Op)
+	}
+	require.Equal(t, 2, fb.fake.CountEvents(versionCreateEvent), "the target's and one rollback version")
+	require.Equal(t, 2, fb.fake.CountEvents(submitEvent), "the target's and one rollback submission")
+}
