@@ -152,6 +152,13 @@ func (w *RollbackFollowWorker) follow(ctx context.Context, a RollbackFollowArgs)
 			return err
 		}
 		_, err = w.prep.FollowIOS(ctx, rollback.FollowRequest{App: a.App, TargetVersion: a.TargetVersion, AppStore: c, Resubmit: a.Resubmit})
+		if errors.Is(err, rollback.ErrStoreBuildGone) {
+			cur, gerr := w.deps.Store.RollbackBuildGet(ctx, app.ID, a.Platform, a.TargetVersion) // as the follow-up left it
+			if gerr != nil {
+				return gerr
+			}
+			return w.inv.Supersede(ctx, app, cur, fmt.Sprintf("%v; a fresh rollback build is being prepared", err), true)
+		}
 		return err
 	}
 	return needsSomeone{fmt.Errorf("rollback builds are followed for ios and android, not %q", a.Platform)}

@@ -258,3 +258,24 @@ func TestFollowIOSStoreFaults(t *testing.T) {
 	require.Equal(t, 2, fb.fake.CountEvents(versionCreateEvent), "the target's and one rollback version")
 	require.Equal(t, 2, fb.fake.CountEvents(submitEvent), "the target's and one rollback submission")
 }
+
+// buildGone is App Store Connect after the rollback build expired.
+type buildGone struct{ *appstore.Client }
+
+func (buildGone) FindBuild(context.Context, string, string, string) (*appstore.Build, error) {
+	return nil, appstore.ErrNotFound
+}
+
+// TestFollowIOSBuildGone: the rollback build is no longer on App Store
+// Connect; the follow-up says so with ErrStoreBuildGone (the job retires
+// the rollback and prepares a fresh one) and creates nothing.
+func TestFollowIOSBuildGone(t *testing.T) {
+	t.Parallel()
+	fb := setupFollow(t, nil)
+	fb.releaseTarget(t)
+	req := fb.follow
+	req.AppStore = buildGone{fb.asc}
+	_, err := fb.prep.FollowIOS(context.Background(), req)
+	require.ErrorIs(t, err, rollback.ErrStoreBuildGone)
+	require.Equal(t, 1, fb.fake.CountEvents(versionCreateEvent), "only the target's version")
+}
