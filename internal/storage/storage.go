@@ -157,6 +157,16 @@ type Queries interface {
 	// BuildNumberReservationList lists an app's reservations on a platform,
 	// oldest first.
 	BuildNumberReservationList(ctx context.Context, appID int64, platform ripcord.Platform) ([]BuildNumberReservation, error)
+
+	// Web dashboard (issue #9).
+
+	// WebSessionGet returns the session whose id hashes to idHash, expired
+	// or not (the caller decides), or ErrNotFound.
+	WebSessionGet(ctx context.Context, idHash string) (*WebSession, error)
+	// HealthBuckets lists one release's per-minute counts of a metric in
+	// [From, To) in time order (a zero To means no upper bound), for the
+	// dashboard's health chart.
+	HealthBuckets(ctx context.Context, p HealthSumParams) ([]HealthBucket, error)
 }
 
 // Tx is a read-write transaction.
@@ -237,6 +247,17 @@ type Tx interface {
 
 	// JobInsert enqueues a job that runs only if the transaction commits.
 	JobInsert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+
+	// Web dashboard (issue #9).
+
+	// WebSessionCreate stores a new session. ErrConflict when its id hash
+	// exists (a random-id collision the caller retries).
+	WebSessionCreate(ctx context.Context, ws *WebSession) error
+	// WebSessionDelete removes a session; ErrNotFound when there is none.
+	WebSessionDelete(ctx context.Context, idHash string) error
+	// WebSessionDeleteExpired removes sessions that expired before the
+	// given time and reports how many went.
+	WebSessionDeleteExpired(ctx context.Context, before time.Time) (int64, error)
 }
 
 // BuildIdentityParams names a build by its store identity.
@@ -380,4 +401,23 @@ type BuildNumberReservation struct {
 	BuildNumber string
 	ReservedFor int64 // the rollback build's ID
 	CreatedAt   time.Time
+}
+
+// WebSession is a signed-in dashboard session as stored: the hash of its
+// random id (the cookie holds the id), who it acts as and until when.
+type WebSession struct {
+	IDHash    string // hex SHA-256 of the session id
+	UserEmail string // the account signed in
+	Actor     string // "user:<email>"
+	Role      ripcord.Role
+	TeamRoles []string
+	Method    string // "password" or "oidc"
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// HealthBucket is one minute of a release's counts of a metric.
+type HealthBucket struct {
+	Bucket time.Time
+	Counts health.Counts
 }
