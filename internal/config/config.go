@@ -55,6 +55,8 @@ type Config struct {
 	Stores StoresConfig
 	// Health configures what Ripcord does on its own on a health verdict.
 	Health HealthConfig
+	// Web configures the dashboard: sessions and OIDC sign-in.
+	Web WebConfig
 	// SecretKey encrypts store credentials at rest. It is exactly 32 bytes,
 	// or nil when unset (the default).
 	SecretKey []byte

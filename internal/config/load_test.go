@@ -16,7 +16,8 @@ import (
 // allKeys is the "allowed keys" list every top-level unknown-key error shows.
 const allKeys = "addr, database_url, no_migrate, log.level, log.format, artifacts.url, artifacts.max_bytes, " +
 	"http.read_header_timeout, http.read_timeout, http.write_timeout, http.idle_timeout, http.shutdown_timeout, " +
-	"http.max_body_bytes, http.request_timeout, jobs.workers, stores.google_play_url, stores.app_store_connect_url, health.auto_rollback_apps, secret_key, secret_key_file"
+	"http.max_body_bytes, http.request_timeout, jobs.workers, stores.google_play_url, stores.app_store_connect_url, health.auto_rollback_apps, secret_key, secret_key_file, " +
+	"web.session_ttl, web.secure_cookies, web.oidc.issuer, web.oidc.client_id, web.oidc.client_secret, web.oidc.client_secret_file, web.oidc.redirect_url"
 
 // testKey is a valid secret_key: the bytes 0..31 in standard base64.
 const testKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -147,6 +148,7 @@ func TestLoadFixtures(t *testing.T) {
 		Jobs:      JobsConfig{Workers: 4},
 		Stores:    StoresConfig{GooglePlayURL: "http://fakestore.internal:8181/", AppStoreConnectURL: "https://api.appstoreconnect.apple.com"},
 		SecretKey: testKeyBytes(),
+		Web:       WebConfig{SessionTTL: 12 * time.Hour},
 	}
 	for _, name := range []string{"full.yaml", "flat.yaml"} {
 		t.Run(name, func(t *testing.T) {
@@ -624,6 +626,12 @@ func TestLoadEnv(t *testing.T) {
 			"RIPCORD_STORES_APP_STORE_CONNECT_URL=http://127.0.0.1:8181",
 			"RIPCORD_HEALTH_AUTO_ROLLBACK_APPS=shop, demo",
 			"RIPCORD_SECRET_KEY=" + testKey,
+			"RIPCORD_WEB_SESSION_TTL=1h",
+			"RIPCORD_WEB_SECURE_COOKIES=true",
+			"RIPCORD_WEB_OIDC_ISSUER=https://id.example.com",
+			"RIPCORD_WEB_OIDC_CLIENT_ID=ripcord",
+			"RIPCORD_WEB_OIDC_CLIENT_SECRET=s3cret",
+			"RIPCORD_WEB_OIDC_REDIRECT_URL=https://ripcord.example.com/ui/oidc/callback",
 		}
 		cfg, err := Load(Sources{Dir: t.TempDir(), Environ: environ})
 		require.NoError(t, err)

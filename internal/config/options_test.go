@@ -32,6 +32,7 @@ func TestDefault(t *testing.T) {
 		Jobs:      JobsConfig{Workers: 10},
 		Stores:    StoresConfig{GooglePlayURL: "https://androidpublisher.googleapis.com/", AppStoreConnectURL: "https://api.appstoreconnect.apple.com"},
 		SecretKey: nil,
+		Web:       WebConfig{SessionTTL: 12 * time.Hour},
 	}, got)
 }
 
@@ -97,7 +98,7 @@ func TestKeys(t *testing.T) {
 	for _, s := range Default().Settings() {
 		settingKeys = append(settingKeys, s.Key)
 	}
-	require.Equal(t, strings.Split(strings.ReplaceAll(allKeys, ", secret_key_file", ""), ", "), settingKeys)
+	require.Equal(t, strings.Split(strings.ReplaceAll(strings.ReplaceAll(allKeys, ", secret_key_file", ""), ", web.oidc.client_secret_file", ""), ", "), settingKeys)
 }
 
 func TestGetSetRoundTrip(t *testing.T) {

@@ -33,6 +33,7 @@ import (
 	"github.com/ripcordhq/ripcord/internal/rollout"
 	"github.com/ripcordhq/ripcord/internal/sqlite"
 	"github.com/ripcordhq/ripcord/internal/storage"
+	"github.com/ripcordhq/ripcord/internal/web"
 )
 
 // OpenStore opens the configured database without migrating it.
@@ -69,6 +70,7 @@ type Daemon struct {
 	registry *prometheus.Registry
 	handler  http.Handler
 	server   *http.Server
+	web      *web.Handler // the dashboard, mounted next to the API
 	listener net.Listener
 }
 
@@ -177,6 +179,9 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
 		SentryRate: opts.SentryRate, SentryBurst: opts.SentryBurst, Now: opts.Now,
 	})
+	if err := d.openWeb(ctx, rbs, d.handler, opts.Now); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -289,6 +294,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 // Close releases everything Open built, in reverse order.
 func (d *Daemon) Close() error {
 	var errs []error
+	if d.web != nil {
+		d.web.Close()
+	}
 	if d.Artifacts != nil {
 		errs = append(errs, d.Artifacts.Close())
 	}

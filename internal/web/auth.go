@@ -71,7 +71,7 @@ func (h *handler) loginSubmit(w http.ResponseWriter, r *http.Request, _ *session
 		}
 		return
 	}
-	if err := h.signIn(w, r, email, "password", actor); err != nil {
+	if err := h.signIn(w, r, "password", actor); err != nil {
 		h.renderError(w, r, nil, err)
 		return
 	}

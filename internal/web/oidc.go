@@ -113,7 +113,7 @@ func (h *handler) oidcCallback(w http.ResponseWriter, r *http.Request, _ *sessio
 		fail("The identity provider did not give a verified email address, which Ripcord needs to find your account.")
 		return
 	}
-	actor, err := h.accounts.UserActor(r.Context(), claims.Email)
+	actor, err := h.accounts.ActorForUser(r.Context(), claims.Email)
 	if err != nil {
 		if ripcord.ErrorCode(err) == ripcord.EINTERNAL {
 			h.renderError(w, r, nil, err)
@@ -122,7 +122,7 @@ func (h *handler) oidcCallback(w http.ResponseWriter, r *http.Request, _ *sessio
 		fail(fmt.Sprintf("%s has no active Ripcord account. An administrator creates one with `ripcord user create --email %s --role viewer`.", claims.Email, claims.Email))
 		return
 	}
-	if err := h.signIn(w, r, claims.Email, "oidc", actor); err != nil {
+	if err := h.signIn(w, r, "oidc", actor); err != nil {
 		h.renderError(w, r, nil, err)
 		return
 	}

@@ -89,8 +89,8 @@ func (h *handler) setCookie(w http.ResponseWriter, r *http.Request, name, value 
 
 // signIn creates a session for actor, audited as a sign-in in the same
 // transaction, and sets its cookie.
-func (h *handler) signIn(w http.ResponseWriter, r *http.Request, email, method string, actor ripcord.Actor) error {
-	teams := teamRolesOf(actor)
+func (h *handler) signIn(w http.ResponseWriter, r *http.Request, method string, actor ripcord.Actor) error {
+	teams, email := teamRolesOf(actor), emailOf(actor)
 	id, err := randomToken()
 	if err != nil {
 		return err
@@ -100,6 +100,11 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request, email, method s
 		Method: method, CreatedAt: now, ExpiresAt: now.Add(h.ttl)}
 	ctx := ripcord.NewContextWithActor(r.Context(), actor)
 	err = h.sessions.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+		// Expired sessions go as new ones come, so the table stays small
+		// without a sweeper.
+		if _, err := tx.WebSessionDeleteExpired(ctx, now); err != nil {
+			return err
+		}
 		if err := tx.WebSessionCreate(ctx, ws); err != nil {
 			return err
 		}
@@ -136,7 +141,18 @@ func (h *handler) session(r *http.Request) (*session, error) {
 		h.endSession(r.Context(), ws, "session.expire")
 		return nil, errNoSession{"Your session expired. Sign in again."}
 	}
-	return &session{id: c.Value, row: ws, actor: sessionActor(ws)}, nil
+	// The account decides, not the session: a disabled user is signed out
+	// now, and a changed role or team role applies to the next request.
+	actor, err := h.accounts.ActorForUser(r.Context(), ws.UserEmail)
+	switch code := ripcord.ErrorCode(err); {
+	case err == nil:
+	case code == ripcord.EUNAUTHORIZED || code == ripcord.ENOTFOUND:
+		h.endSession(r.Context(), ws, "session.revoke")
+		return nil, errNoSession{"Your account is no longer active. Ask an administrator."}
+	default:
+		return nil, err
+	}
+	return &session{id: c.Value, row: ws, actor: actor}, nil
 }
 
 // endSession deletes a session with its audit entry; a session already

@@ -29,9 +29,11 @@ type Accounts interface {
 	// PasswordLogin returns the actor of the user with this email and
 	// password; an unknown email and a wrong password fail alike.
 	PasswordLogin(ctx context.Context, email, password string) (ripcord.Actor, error)
-	// UserActor returns the actor of the enabled user with this email, for
-	// OIDC sign-in; ENOTFOUND when there is none.
-	UserActor(ctx context.Context, email string) (ripcord.Actor, error)
+	// ActorForUser returns the actor of the enabled user with this email,
+	// for OIDC sign-in and to re-check a session's account on each request
+	// (a disabled user is signed out at once, a new role applies at once);
+	// EUNAUTHORIZED when there is none.
+	ActorForUser(ctx context.Context, email string) (ripcord.Actor, error)
 }
 
 // Config holds the dashboard's dependencies and settings.
