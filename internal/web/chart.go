@@ -1,9 +1,11 @@
 package web
 
 import (
+	"cmp"
 	"fmt"
 	"html/template"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -73,16 +75,26 @@ func healthChart(hv *HealthView) template.HTML {
 		band = append(band, fmt.Sprintf("%.1f,%.1f", x(pts[i].At), y(pts[i].Lo)))
 	}
 	fmt.Fprintf(&b, `<polygon class="band" points="%s"><title>95 %% confidence interval</title></polygon>`, strings.Join(band, " "))
-	// Tier lines and the baseline, labelled on the right.
-	line := func(class, label string, r float64) {
-		fmt.Fprintf(&b, `<line class="%s" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, class, padLeft, padLeft+plotW, y(r), y(r))
-		fmt.Fprintf(&b, `<text class="label %s-label" x="%.1f" y="%.1f">%s %s</text>`, class, padLeft+plotW+6, y(r)+4, label, pct(r))
+	// Tier lines and the baseline, labelled on the right; labels of lines
+	// close together are pushed apart so each stays readable.
+	type mark struct {
+		class, label string
+		rate, labelY float64
 	}
-	line("tier tier-target", "target", hv.Tiers.Target)
-	line("tier tier-pause", "pause below", hv.Tiers.FixForward)
-	line("tier tier-rollback", "roll back below", hv.Tiers.Pause)
+	marks := []mark{{"tier tier-target", "target", hv.Tiers.Target, 0}, {"tier tier-pause", "pause below", hv.Tiers.FixForward, 0},
+		{"tier tier-rollback", "roll back below", hv.Tiers.Pause, 0}}
 	if hv.Baseline != nil {
-		line("baseline", "baseline", *hv.Baseline)
+		marks = append(marks, mark{"baseline", "baseline", *hv.Baseline, 0})
+	}
+	slices.SortFunc(marks, func(a, b mark) int { return cmp.Compare(b.rate, a.rate) })
+	next := 0.0
+	for i := range marks {
+		marks[i].labelY = max(y(marks[i].rate)+4, next)
+		next = marks[i].labelY + 13
+	}
+	for _, m := range marks {
+		fmt.Fprintf(&b, `<line class="%s" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, m.class, padLeft, padLeft+plotW, y(m.rate), y(m.rate))
+		fmt.Fprintf(&b, `<text class="label" x="%.1f" y="%.1f">%s %s</text>`, padLeft+plotW+6, m.labelY, m.label, pct(m.rate))
 	}
 	// The rate itself, with a dot where it stands now.
 	var rate []string

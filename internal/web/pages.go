@@ -52,7 +52,9 @@ type sessionView struct {
 
 // Can reports whether the signed-in person has role, to show or hide
 // buttons (the server checks again on submit).
-func (s *sessionView) Can(role string) bool { return s != nil && s.Actor.Role.Allows(ripcord.Role(role)) }
+func (s *sessionView) Can(role string) bool {
+	return s != nil && s.Actor.Role.Allows(ripcord.Role(role))
+}
 
 func (h *handler) render(w http.ResponseWriter, r *http.Request, s *session, status int, name, title string, body any) {
 	d := pageData{Title: title, Body: body, Flash: r.URL.Query().Get("done")}
@@ -130,7 +132,9 @@ type overviewView struct {
 	since int64
 }
 
-func (v overviewView) events() string { return "/ui/events?" + urlValues("since", strconv.FormatInt(v.since, 10)) }
+func (v overviewView) events() string {
+	return "/ui/events?" + urlValues("since", strconv.FormatInt(v.since, 10))
+}
 
 func (h *handler) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	since := h.head(r.Context())

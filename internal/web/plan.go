@@ -30,9 +30,9 @@ type Plan struct {
 
 // PlanAction writes the plan of kind on a release's platform from what the
 // release page knows: the target build and the rollback build.
-func PlanAction(kind string, rel *ripcord.Release, pv *ReleasePlatformView) Plan {
+func PlanAction(kind string, rel *ripcord.Release, pv *ReleasePlatformView) (pl Plan) {
 	p := pv.Platform
-	pl := Plan{Kind: kind, Platform: p, Label: actionLabels[kind], Possible: true}
+	pl = Plan{Kind: kind, Platform: p, Label: actionLabels[kind], Possible: true}
 	defer func() {
 		// The state machine has the last word: a rolled-back release
 		// cannot be halted, a rolling one cannot be resumed.
