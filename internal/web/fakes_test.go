@@ -70,7 +70,6 @@ func (c *fakeCatalog) setStatus(p ripcord.Platform, s ripcord.ReleaseStatus) {
 	c.rel.Platform(p).Status = s
 }
 
-
 type fakeHealth struct{}
 
 func (fakeHealth) Report(ctx context.Context, app, version string, p ripcord.Platform) (*healthwatch.Report, error) {
