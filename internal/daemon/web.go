@@ -27,7 +27,7 @@ func (d *Daemon) openWeb(ctx context.Context, rbs rollbacks, api http.Handler, n
 	}
 	h, err := web.New(web.Config{
 		Sources: web.Sources{
-			Catalog: d.Catalog, Health: d.Health, Rollbacks: rbs, Records: d.Store, Tokens: d.Access,
+			Catalog: d.Catalog, Rollbacks: rbs, Records: d.Store, Tokens: d.Access,
 			Actions: web.RolloutActions{Rollouts: d.Rollout, Records: d.Store},
 			Users:   webUsers{d.Access},
 		},

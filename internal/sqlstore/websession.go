@@ -3,7 +3,11 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ripcordhq/ripcord"
@@ -64,28 +68,106 @@ func (s *Queries) WebSessionDeleteExpired(ctx context.Context, before time.Time)
 	return n, nil
 }
 
-// HealthBuckets lists a release's per-minute counts of a metric in time
-// order.
-func (s *Queries) HealthBuckets(ctx context.Context, p storage.HealthSumParams) ([]storage.HealthBucket, error) {
-	to := p.To
-	if to.IsZero() {
-		to = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+// HealthSeries sums a release's counts of a metric in n equal windows
+// from its first minute to its last. Each window is one indexed range sum
+// (the primary key leads with app, platform, version, metric, bucket), so
+// the cost grows with n, not with the release's age.
+func (s *Queries) HealthSeries(ctx context.Context, p storage.HealthSumParams, n int) ([]storage.HealthBucket, error) {
+	// First and last minute, each one step down the primary key.
+	var first, last timeScan
+	const edge = `SELECT bucket FROM health_counts WHERE app_id = $1 AND platform = $2 AND version = $3 AND metric = $4 ORDER BY bucket `
+	for _, q := range []struct {
+		order string
+		into  *timeScan
+	}{{"ASC", &first}, {"DESC", &last}} {
+		err := s.q.QueryRow(ctx, edge+q.order+` LIMIT 1`, p.AppID, string(p.Platform), p.Version, p.Metric).Scan(q.into)
+		if errors.Is(s.err(err), errNotFound) {
+			return nil, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("health series %s %s %s: %w", p.Platform, p.Version, p.Metric, s.err(err))
+		}
 	}
-	rows, err := s.q.Query(ctx, `SELECT bucket, bad, total FROM health_counts
-		WHERE app_id = $1 AND platform = $2 AND version = $3 AND metric = $4 AND bucket >= $5 AND bucket < $6 ORDER BY bucket`,
-		p.AppID, string(p.Platform), p.Version, p.Metric, p.From.UTC(), to.UTC())
+	if n <= 0 {
+		return nil, nil
+	}
+	end := last.t.Add(time.Minute)
+	minutes := int64(end.Sub(first.t) / time.Minute)
+	n = int(min(int64(n), minutes))
+	// One statement of n indexed range sums: one parse and one round trip
+	// instead of n.
+	args := []any{p.AppID, string(p.Platform), p.Version, p.Metric}
+	cuts := make([]time.Time, n+1)
+	for i := range cuts {
+		cuts[i] = first.t.Add(time.Duration(minutes*int64(i)/int64(n)) * time.Minute)
+		args = append(args, cuts[i].UTC())
+	}
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf(`SELECT %d, COALESCE(SUM(bad), 0), COALESCE(SUM(total), 0) FROM health_counts
+			WHERE app_id = $1 AND platform = $2 AND version = $3 AND metric = $4 AND bucket >= $%d AND bucket < $%d`, i, i+5, i+6)
+	}
+	rows, err := s.q.Query(ctx, strings.Join(parts, " UNION ALL "), args...)
 	if err != nil {
-		return nil, fmt.Errorf("list health buckets %s %s %s: %w", p.Platform, p.Version, p.Metric, s.err(err))
+		return nil, fmt.Errorf("health series %s %s %s: %w", p.Platform, p.Version, p.Metric, s.err(err))
 	}
-	return collect(rows, func(r Row) (storage.HealthBucket, error) {
+	out, err := collect(rows, func(r Row) (storage.HealthBucket, error) {
+		var i int
 		var b storage.HealthBucket
-		var at timeScan
-		if err := r.Scan(&at, &b.Counts.Bad, &b.Counts.Total); err != nil {
+		if err := r.Scan(&i, &b.Counts.Bad, &b.Counts.Total); err != nil {
 			return b, err
 		}
-		b.Bucket = at.t
+		if i < 0 || i >= n {
+			return b, fmt.Errorf("window %d out of range", i)
+		}
+		b.Bucket = cuts[i+1]
 		return b, nil
-	}, s, "list health buckets")
+	}, s, "health series")
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b storage.HealthBucket) int { return a.Bucket.Compare(b.Bucket) })
+	return out, nil
+}
+
+// AuditListTargets returns the newest entries of several targets, oldest
+// first.
+func (s *Queries) AuditListTargets(ctx context.Context, targets []string, limit int) ([]ripcord.AuditEntry, error) {
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	if limit <= 0 {
+		limit = 1000
+	}
+	args := make([]any, 0, len(targets)+1)
+	marks := make([]string, len(targets))
+	for i, t := range targets {
+		args = append(args, t)
+		marks[i] = fmt.Sprintf("$%d", i+1)
+	}
+	args = append(args, limit)
+	rows, err := s.q.Query(ctx, `SELECT seq, at, actor, action, target, before_state, after_state, request_id, prev_hash, hash
+		FROM audit_log WHERE target IN (`+strings.Join(marks, ", ")+`) ORDER BY seq DESC LIMIT $`+strconv.Itoa(len(targets)+1), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit entries of %d targets: %w", len(targets), s.err(err))
+	}
+	es, err := collect(rows, func(r Row) (ripcord.AuditEntry, error) {
+		var e ripcord.AuditEntry
+		var at string
+		if err := r.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Target, &e.Before, &e.After, &e.RequestID, &e.PrevHash, &e.Hash); err != nil {
+			return e, err
+		}
+		t, err := parseAuditTime(at)
+		if err != nil {
+			return e, fmt.Errorf("audit entry %d: bad time %q: %w", e.Seq, at, err)
+		}
+		e.At = t
+		return e, nil
+	}, s, "list audit entries")
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(es)
+	return es, nil
 }
 
 func nonNil(s []string) []string {

@@ -170,10 +170,17 @@ type Queries interface {
 	// WebSessionGet returns the session whose id hashes to idHash, expired
 	// or not (the caller decides), or ErrNotFound.
 	WebSessionGet(ctx context.Context, idHash string) (*WebSession, error)
-	// HealthBuckets lists one release's per-minute counts of a metric in
-	// [From, To) in time order (a zero To means no upper bound), for the
-	// dashboard's health chart.
-	HealthBuckets(ctx context.Context, p HealthSumParams) ([]HealthBucket, error)
+	// HealthSeries splits one release's counts of a metric (From and To
+	// ignored) into at most n windows of equal length from its first
+	// minute to its last, in time order, each with its counts and its end
+	// as Bucket; none when it has no data. The dashboard's chart reads it:
+	// n sums in the database instead of every minute in Go.
+	HealthSeries(ctx context.Context, p HealthSumParams, n int) ([]HealthBucket, error)
+	// AuditListTargets returns the newest limit entries whose target is
+	// one of targets, oldest first: one indexed query for a page that
+	// shows several targets' history (a release, its rollouts, its
+	// rollback builds).
+	AuditListTargets(ctx context.Context, targets []string, limit int) ([]ripcord.AuditEntry, error)
 }
 
 // Tx is a read-write transaction.
@@ -437,7 +444,8 @@ type WebSession struct {
 	ExpiresAt time.Time
 }
 
-// HealthBucket is one minute of a release's counts of a metric.
+// HealthBucket is a release's counts of a metric in a window ending at
+// Bucket.
 type HealthBucket struct {
 	Bucket time.Time
 	Counts health.Counts

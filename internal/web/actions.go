@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/ripcordhq/ripcord"
-	"github.com/ripcordhq/ripcord/internal/storage"
 )
 
 // Rollouts acts on a release's rollout and returns once the store
@@ -60,7 +59,7 @@ func (a RolloutActions) Start(ctx context.Context, app, version string, platform
 
 // Latest returns the newest recorded action on a release's platform.
 func (a RolloutActions) Latest(ctx context.Context, app, version string, platform ripcord.Platform) (*ActionView, error) {
-	es, err := a.Records.AuditList(ctx, storage.AuditListParams{Target: fmt.Sprintf("release/%s/%s/%s", app, version, platform), Limit: releaseEntryLimit})
+	es, err := a.Records.AuditListTargets(ctx, []string{fmt.Sprintf("release/%s/%s/%s", app, version, platform)}, 50)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/ripcordhq/ripcord"
-	"github.com/ripcordhq/ripcord/internal/healthwatch"
 )
 
 // Hand-written fakes of the services the pages read: one app "shop" on
@@ -68,12 +67,6 @@ func (c *fakeCatalog) setStatus(p ripcord.Platform, s ripcord.ReleaseStatus) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rel.Platform(p).Status = s
-}
-
-type fakeHealth struct{}
-
-func (fakeHealth) Report(ctx context.Context, app, version string, p ripcord.Platform) (*healthwatch.Report, error) {
-	return &healthwatch.Report{App: app, Version: version}, nil
 }
 
 type fakeRollbacks struct{}

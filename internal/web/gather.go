@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ripcordhq/ripcord"
 	"github.com/ripcordhq/ripcord/internal/health"
@@ -24,23 +23,21 @@ type Catalog interface {
 	BuildGet(ctx context.Context, app string, id int64) (*ripcord.Build, error)
 }
 
-// HealthReader reads a release's health verdicts (internal/healthwatch).
-type HealthReader interface {
-	Report(ctx context.Context, app, version string, platform ripcord.Platform) (*healthwatch.Report, error)
-}
-
 // Rollbacks reads rollback builds, including the states without a row.
 type Rollbacks interface {
 	RollbackBuildGet(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.RollbackBuild, error)
 }
 
 // Records reads the database directly where no service has a read: the
-// audit log (timeline, decision log, live updates) and the per-minute
-// health counts behind the chart. storage.Store satisfies it.
+// audit log (timeline, decision log, live updates), the per-minute health
+// counts behind the chart and the recorded verdicts. storage.Store
+// satisfies it.
 type Records interface {
 	AuditList(ctx context.Context, p storage.AuditListParams) ([]ripcord.AuditEntry, error)
+	AuditListTargets(ctx context.Context, targets []string, limit int) ([]ripcord.AuditEntry, error)
 	AuditHead(ctx context.Context) (seq int64, hash string, err error)
-	HealthBuckets(ctx context.Context, p storage.HealthSumParams) ([]storage.HealthBucket, error)
+	HealthSeries(ctx context.Context, p storage.HealthSumParams, n int) ([]storage.HealthBucket, error)
+	HealthDecisionLatest(ctx context.Context, appID int64, platform ripcord.Platform, version, metric string) (*storage.HealthDecision, error)
 }
 
 // Tokens lists API tokens for the admin page (internal/access).
@@ -83,12 +80,11 @@ type Actions interface {
 // Sources are the services the pages read, gathered in one place so that
 // wiring a new service is one field.
 type Sources struct {
-	Catalog   Catalog      // required
-	Health    HealthReader // required
-	Rollbacks Rollbacks    // required
-	Records   Records      // required
-	Tokens    Tokens       // required
-	Actions   Actions      // required
+	Catalog   Catalog   // required
+	Rollbacks Rollbacks // required
+	Records   Records   // required
+	Tokens    Tokens    // required
+	Actions   Actions   // required
 	// Tiers returns an app's health tiers. Default health.DefaultTiers.
 	Tiers     func(app *ripcord.App) health.Tiers
 	Stages    Stages    // optional
@@ -101,8 +97,6 @@ func (s Sources) validate() error {
 	switch {
 	case s.Catalog == nil:
 		return errors.New("web: Sources.Catalog is required")
-	case s.Health == nil:
-		return errors.New("web: Sources.Health is required")
 	case s.Rollbacks == nil:
 		return errors.New("web: Sources.Rollbacks is required")
 	case s.Records == nil:
@@ -177,15 +171,8 @@ func (s Sources) platformOverview(ctx context.Context, app *ripcord.App, rels []
 			return po, err
 		}
 	}
-	rep, err := s.Health.Report(ctx, app.Name, target.Version, p)
-	if err != nil {
-		return po, err
-	}
-	if m := metricOf(rep, p, chartMetric); m != nil {
-		d := m.Decision
-		po.Verdict = &d
-	}
-	return po, nil
+	po.Verdict, err = s.verdict(ctx, app, target.Version, p)
+	return po, err
 }
 
 // newestRelease is the release with the highest version.
@@ -225,18 +212,25 @@ func liveVersion(rels []*ripcord.Release, p ripcord.Platform, rb *ripcord.Rollba
 	return best
 }
 
-func metricOf(rep *healthwatch.Report, p ripcord.Platform, metric string) *healthwatch.MetricReport {
-	for _, pr := range rep.Platforms {
-		if pr.Platform != p {
-			continue
-		}
-		for i := range pr.Metrics {
-			if pr.Metrics[i].Metric == metric {
-				return &pr.Metrics[i]
-			}
-		}
+// verdict is the health engine's latest recorded verdict on a release's
+// crash-free sessions; nil before the first. The page shows what the
+// engine decided (and acted on), not a second opinion computed here.
+func (s Sources) verdict(ctx context.Context, app *ripcord.App, version string, p ripcord.Platform) (*VerdictView, error) {
+	d, err := s.Records.HealthDecisionLatest(ctx, app.ID, p, version, chartMetric)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
 	}
-	return nil
+	v := &VerdictView{Outcome: string(d.Outcome), Sentence: d.Sentence, At: d.DecidedAt}
+	var in struct {
+		Baseline *health.Counts `json:"baseline"`
+	}
+	if json.Unmarshal([]byte(d.Inputs), &in) == nil && in.Baseline != nil && in.Baseline.Total > 0 {
+		b := 1 - float64(in.Baseline.Bad)/float64(in.Baseline.Total)
+		v.Baseline = &b
+	}
+	return v, nil
 }
 
 // Release gathers the release page.
@@ -250,10 +244,6 @@ func (s Sources) Release(ctx context.Context, appName, version string) (*Release
 		return nil, err
 	}
 	version = rel.Version
-	rep, err := s.Health.Report(ctx, app.Name, version, "")
-	if err != nil {
-		return nil, err
-	}
 	v := &ReleaseView{App: app, Release: rel}
 	for _, rp := range rel.Platforms {
 		pv := ReleasePlatformView{Platform: rp.Platform, Status: rp.Status}
@@ -275,10 +265,8 @@ func (s Sources) Release(ctx context.Context, appName, version string) (*Release
 				return nil, err
 			}
 		}
-		if m := metricOf(rep, rp.Platform, chartMetric); m != nil {
-			if pv.Health, err = s.healthView(ctx, app, version, rp.Platform, m); err != nil {
-				return nil, err
-			}
+		if pv.Health, err = s.healthView(ctx, app, version, rp.Platform); err != nil {
+			return nil, err
 		}
 		if pv.Action, err = s.Actions.Latest(ctx, app.Name, version, rp.Platform); err != nil {
 			return nil, err
@@ -296,44 +284,41 @@ func (s Sources) Release(ctx context.Context, appName, version string) (*Release
 	return v, nil
 }
 
-// maxChartPoints bounds the chart's points, whatever the release's age.
-const maxChartPoints = 96
+// maxChartPoints bounds the chart's points, whatever the release's age:
+// enough for a 720-unit-wide chart, few enough that the windows are cheap
+// sums (each is one indexed query).
+const maxChartPoints = 48
 
-// healthView reads the release's minutes and turns them into cumulative
-// points: the rate the decision sees at each time, with its interval.
-func (s Sources) healthView(ctx context.Context, app *ripcord.App, version string, p ripcord.Platform, m *healthwatch.MetricReport) (*HealthView, error) {
-	buckets, err := s.Records.HealthBuckets(ctx, storage.HealthSumParams{AppID: app.ID, Platform: p, Version: version, Metric: m.Metric})
-	if err != nil {
+// healthView reads the release's counts in windows and turns them into
+// cumulative points: the rate the verdict sees at each time, with its
+// interval.
+func (s Sources) healthView(ctx context.Context, app *ripcord.App, version string, p ripcord.Platform) (*HealthView, error) {
+	windows, err := s.Records.HealthSeries(ctx, storage.HealthSumParams{AppID: app.ID, Platform: p, Version: version, Metric: chartMetric}, maxChartPoints)
+	if err != nil || len(windows) == 0 {
 		return nil, err
 	}
-	hv := &HealthView{Metric: m.Metric, Tiers: s.tiers(app), Decision: m.Decision, Baseline: m.Baseline}
-	hv.Points = cumulativePoints(buckets, maxChartPoints)
+	hv := &HealthView{Metric: chartMetric, Tiers: s.tiers(app), Points: cumulativePoints(windows)}
+	if hv.Verdict, err = s.verdict(ctx, app, version, p); err != nil {
+		return nil, err
+	}
+	if hv.Verdict != nil {
+		hv.Baseline = hv.Verdict.Baseline
+	}
 	return hv, nil
 }
 
-// cumulativePoints adds buckets up in time order and keeps at most n
-// points, evenly spread over the release's span (the last bucket always
-// included, so the chart ends where the verdict stands).
-func cumulativePoints(buckets []storage.HealthBucket, n int) []HealthPoint {
-	if len(buckets) == 0 {
-		return nil
-	}
-	first, last := buckets[0].Bucket, buckets[len(buckets)-1].Bucket
-	step := max(last.Sub(first)/time.Duration(n), time.Minute)
+// cumulativePoints adds windows up in time order: each point is the rate
+// of everything received until the window's end.
+func cumulativePoints(windows []storage.HealthBucket) []HealthPoint {
 	var out []HealthPoint
 	var c health.Counts
-	for i, b := range buckets {
-		c = c.Add(b.Counts)
-		end := b.Bucket.Add(time.Minute)
-		isLast := i == len(buckets)-1
-		if !isLast && len(out) > 0 && end.Sub(out[len(out)-1].At) < step {
-			continue
-		}
+	for _, w := range windows {
+		c = c.Add(w.Counts)
 		if c.Total == 0 {
 			continue
 		}
 		ci := health.Wilson(c, 0.95)
-		out = append(out, HealthPoint{At: end, Rate: 1 - float64(c.Bad)/float64(c.Total), Lo: ci.Lo, Hi: ci.Hi, Total: c.Total})
+		out = append(out, HealthPoint{At: w.Bucket, Rate: 1 - float64(c.Bad)/float64(c.Total), Lo: ci.Lo, Hi: ci.Hi, Total: c.Total})
 	}
 	return out
 }
@@ -378,22 +363,13 @@ func releaseTargets(app string, rel *ripcord.Release) []string {
 	return ts
 }
 
-// releaseEntryLimit bounds each target's entries on a page; a release
-// with more shows its newest.
+// releaseEntryLimit bounds the entries on a page; a release with more
+// shows its newest.
 const releaseEntryLimit = 500
 
 // releaseEntries reads a release's audit entries, oldest first.
 func (s Sources) releaseEntries(ctx context.Context, app string, rel *ripcord.Release) ([]ripcord.AuditEntry, error) {
-	var all []ripcord.AuditEntry
-	for _, t := range releaseTargets(app, rel) {
-		es, err := s.Records.AuditList(ctx, storage.AuditListParams{Target: t, Limit: releaseEntryLimit})
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, es...)
-	}
-	slices.SortFunc(all, func(a, b ripcord.AuditEntry) int { return int(a.Seq - b.Seq) })
-	return all, nil
+	return s.Records.AuditListTargets(ctx, releaseTargets(app, rel), releaseEntryLimit)
 }
 
 // Timeline gathers a release's audit entries, newest first.

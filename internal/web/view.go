@@ -34,9 +34,9 @@ type PlatformOverview struct {
 	Status ripcord.ReleaseStatus
 	// Rollout is the stage progress; nil: not available.
 	Rollout *RolloutProgress
-	// Verdict is the crash-free sessions decision of the target; nil when
-	// no health data exists.
-	Verdict *health.Decision
+	// Verdict is the latest recorded crash-free sessions verdict of the
+	// target; nil before the first.
+	Verdict *VerdictView
 	// Rollback is the target's rollback build; nil when there is no target.
 	Rollback *ripcord.RollbackBuild
 }
@@ -106,10 +106,22 @@ type StageView struct {
 // HealthView is a release's crash-free sessions over time on a platform.
 type HealthView struct {
 	Metric   string
-	Points   []HealthPoint // cumulative, oldest first
+	Points   []HealthPoint // cumulative, oldest first; the last is now
 	Tiers    health.Tiers
-	Decision health.Decision
-	Baseline *float64 // the previous release's rate at the same age; nil when unknown
+	Verdict  *VerdictView // latest recorded verdict; nil before the first
+	Baseline *float64     // the previous release's rate at the same age; nil when unknown
+}
+
+// Now is the latest point: the rate over everything received so far.
+func (h *HealthView) Now() HealthPoint { return h.Points[len(h.Points)-1] }
+
+// VerdictView is a verdict the health engine recorded, with the sentence
+// it gave.
+type VerdictView struct {
+	Outcome  string
+	Sentence string
+	At       time.Time
+	Baseline *float64 // the baseline rate it compared with; nil when none
 }
 
 // HealthPoint is the cumulative crash-free rate up to a time, with its 95 %

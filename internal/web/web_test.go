@@ -58,7 +58,7 @@ func setup(t *testing.T) *testBundle {
 			"admin@example.com":  {password: "admin password", role: ripcord.RoleAdmin},
 		}}}
 	h, err := web.New(web.Config{
-		Sources: web.Sources{Catalog: cat, Health: fakeHealth{}, Rollbacks: fakeRollbacks{}, Records: db, Tokens: fakeTokens{},
+		Sources: web.Sources{Catalog: cat, Rollbacks: fakeRollbacks{}, Records: db, Tokens: fakeTokens{},
 			Actions: web.RolloutActions{Rollouts: tb.rollouts, Records: db}},
 		Accounts: tb.accounts, Sessions: db, SessionTTL: time.Hour, Now: tb.clock.Now, PollInterval: 20 * time.Millisecond,
 	})

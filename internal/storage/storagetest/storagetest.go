@@ -53,7 +53,8 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("RollbackBuilds", func(t *testing.T) { t.Parallel(); testRollbackBuilds(t, h) })
 	t.Run("BuildNumberReservationsConcurrent", func(t *testing.T) { t.Parallel(); testBuildNumberReservationsConcurrent(t, h) })
 	t.Run("WebSessions", func(t *testing.T) { t.Parallel(); testWebSessions(t, h) })
-	t.Run("HealthBuckets", func(t *testing.T) { t.Parallel(); testHealthBuckets(t, h) })
+	t.Run("HealthSeries", func(t *testing.T) { t.Parallel(); testHealthSeries(t, h) })
+	t.Run("AuditListTargets", func(t *testing.T) { t.Parallel(); testAuditListTargets(t, h) })
 }
 
 // migrated opens a store and migrates it to the latest schema.
