@@ -42,7 +42,11 @@ func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t
 
 // setup serves the dashboard on a real SQLite database (sessions, audit)
 // with fake services behind the pages.
-func setup(t *testing.T) *testBundle {
+func setup(t *testing.T) *testBundle { return setupWith(t, nil) }
+
+// setupWith is setup with a change to the dashboard's configuration, made
+// once the server's URL is known.
+func setupWith(t *testing.T, tweak func(cfg *web.Config, url string)) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ripcord.db"), nil)
@@ -57,14 +61,20 @@ func setup(t *testing.T) *testBundle {
 			"viewer@example.com": {password: "viewer password", role: ripcord.RoleViewer},
 			"admin@example.com":  {password: "admin password", role: ripcord.RoleAdmin},
 		}}}
-	h, err := web.New(web.Config{
+	tb.srv = httptest.NewUnstartedServer(nil)
+	cfg := web.Config{
 		Sources: web.Sources{Catalog: cat, Rollbacks: fakeRollbacks{}, Records: db, Tokens: fakeTokens{},
 			Actions: web.RolloutActions{Rollouts: tb.rollouts, Records: db}},
 		Accounts: tb.accounts, Sessions: db, SessionTTL: time.Hour, Now: tb.clock.Now, PollInterval: 20 * time.Millisecond,
-	})
+	}
+	if tweak != nil {
+		tweak(&cfg, "http://"+tb.srv.Listener.Addr().String())
+	}
+	h, err := web.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(h.Close)
-	tb.srv = httptest.NewServer(h)
+	tb.srv.Config.Handler = h
+	tb.srv.Start()
 	t.Cleanup(tb.srv.Close)
 	return tb
 }
