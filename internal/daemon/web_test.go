@@ -148,6 +148,7 @@ func TestDashboardHaltAndRollback(t *testing.T) {
 	for _, s := range steps {
 		require.True(t, strings.HasPrefix(s, "step-done ✔"), "step not done: %q", s)
 	}
+	require.Contains(t, strings.Join(steps, "\n"), "one edit: 120 halted, 1.2.1 (121) released to 100 % of production")
 	shots.take(t, ctx, "release-rolled-back")
 	tr, err = pb.pc.GetTrack(context.Background(), shopPkg, play.TrackProduction)
 	require.NoError(t, err)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -69,9 +70,32 @@ func (a RolloutActions) Latest(ctx context.Context, app, version string, platfor
 			continue
 		}
 		e := es[i]
-		return &ActionView{ID: strconv.FormatInt(e.Seq, 10), Kind: kind, State: "succeeded", Actor: e.Actor, StartedAt: e.At,
-			Steps: []StepView{{Name: fmt.Sprintf("%s acknowledged by %s", kind, platform.StoreName()), State: "done", At: e.At},
-				{Name: "Recorded with audit entry #" + strconv.FormatInt(e.Seq, 10), State: "done", At: e.At}}}, nil
+		return actionFromAudit(e, kind, platform), nil
 	}
 	return nil, nil
+}
+
+// actionFromAudit describes a finished action from its audit entry: what
+// the store was asked to do, with the version codes it recorded, and the
+// record itself.
+func actionFromAudit(e ripcord.AuditEntry, kind string, platform ripcord.Platform) *ActionView {
+	var after struct {
+		VersionCode         int64  `json:"version_code"`
+		RollbackVersion     string `json:"rollback_version"`
+		RollbackVersionCode int64  `json:"rollback_version_code"`
+		Reason              string `json:"reason"`
+	}
+	_ = json.Unmarshal([]byte(e.After), &after)
+	store := fmt.Sprintf("%s acknowledged the %s", platform.StoreName(), kind)
+	switch {
+	case kind == ActionRollback && after.RollbackVersion != "":
+		store = fmt.Sprintf("%s acknowledged one edit: %d halted, %s (%d) released to 100 %% of production", platform.StoreName(), after.VersionCode, after.RollbackVersion, after.RollbackVersionCode)
+	case after.VersionCode != 0:
+		store = fmt.Sprintf("%s acknowledged the %s of %d", platform.StoreName(), kind, after.VersionCode)
+	}
+	steps := []StepView{{Name: store, State: "done", At: e.At}, {Name: "Recorded with audit entry #" + strconv.FormatInt(e.Seq, 10), State: "done", At: e.At}}
+	if after.Reason != "" {
+		steps[0].Detail = "because " + after.Reason
+	}
+	return &ActionView{ID: strconv.FormatInt(e.Seq, 10), Kind: kind, State: "succeeded", Actor: e.Actor, StartedAt: e.At, Steps: steps}
 }
