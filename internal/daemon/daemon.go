@@ -86,6 +86,10 @@ type Options struct {
 	// httpapi.DefaultSentryBurst; a negative rate means unlimited.
 	SentryRate  float64
 	SentryBurst int
+	// StorePollInterval is how often background jobs read a changing
+	// store state (App Store processing and review). Default the
+	// connectors' own; the demo's fast clock wants about a second.
+	StorePollInterval time.Duration
 }
 
 // Open builds the server's parts. It migrates the schema up unless
@@ -150,7 +154,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	workers := river.NewWorkers()
 	periodic, err := jobs.Register(workers, jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now, CredentialsExpiring: expiring,
 		Credentials: d.Credentials, PlayURL: cfg.Stores.GooglePlayURL,
-		AppStoreURL: cfg.Stores.AppStoreConnectURL})
+		AppStoreURL: cfg.Stores.AppStoreConnectURL, AppStorePollInterval: opts.StorePollInterval})
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +178,11 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	info.WithLabelValues(bi.Version, bi.Revision, bi.GoVersion, d.Store.Dialect()).Set(1)
 	d.registry.MustRegister(info, &jobCollector{store: d.Store, logger: logger})
 
+	// iOS rollback withdrawal (helper ios).
+	if rbs.withdraw, err = newWithdrawer(jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now, Credentials: d.Credentials,
+		AppStoreURL: cfg.Stores.AppStoreConnectURL, AppStorePollInterval: opts.StorePollInterval}); err != nil {
+		return nil, err
+	}
 	d.handler = httpapi.NewHandler(httpapi.Config{
 		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Rollbacks: rbs, Rollouts: d.Rollout, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,

@@ -78,6 +78,10 @@ type Rollbacks interface {
 	// RollbackBuildPrepare queues (once) the preparation of a target
 	// release's rollback build and returns its current state.
 	RollbackBuildPrepare(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.RollbackBuild, error)
+	// RollbackBuildWithdraw withdraws a target's iOS rollback from the App
+	// Store on purpose (its version deleted so the next one can be
+	// created) and returns it as recorded. (helper ios)
+	RollbackBuildWithdraw(ctx context.Context, app, version string) (*ripcord.RollbackBuild, error)
 }
 
 // Rollouts acts on a release's rollout in the store. Each returns the
@@ -146,6 +150,7 @@ type handler struct {
 	ingest         *ingestMetrics
 	limiter        *rateLimiter
 	gatherer       prometheus.Gatherer
+	now            func() time.Time // the clock of reports that say "for 5h 12m"
 }
 
 // authMode says how a route authenticates its caller.
@@ -189,6 +194,7 @@ func (h *handler) routes() []route {
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/health", role: ripcord.RoleViewer, fn: h.releaseHealth},
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build", role: ripcord.RoleViewer, fn: h.rollbackBuildGet},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build", role: ripcord.RoleReleaseManager, fn: h.rollbackBuildPrepare},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build/withdraw", role: ripcord.RoleReleaseManager, fn: h.rollbackBuildWithdraw},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/halt", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Halt)},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/resume", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Resume)},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Rollback)},
@@ -217,6 +223,9 @@ func NewHandler(cfg Config) http.Handler {
 		metrics:        newHTTPMetrics(cfg.Registry),
 		ingest:         newIngestMetrics(cfg.Registry),
 		gatherer:       cfg.Registry,
+	}
+	if h.now = cfg.Now; h.now == nil {
+		h.now = time.Now
 	}
 	h.limiter = &rateLimiter{rate: cmp.Or(cfg.SentryRate, DefaultSentryRate), burst: float64(max(1, cmp.Or(cfg.SentryBurst, DefaultSentryBurst))),
 		now: cfg.Now, buckets: map[int64]*tokenBucket{}}

@@ -165,6 +165,12 @@ type Queries interface {
 	// oldest first.
 	BuildNumberReservationList(ctx context.Context, appID int64, platform ripcord.Platform) ([]BuildNumberReservation, error)
 
+	// iOS rollback versions and re-preparation (issue #7, helper ios).
+
+	// RollbackBuildList lists rollback builds matching p, oldest first:
+	// the current rows, or with p.Superseded the superseded ones.
+	RollbackBuildList(ctx context.Context, p RollbackBuildListParams) ([]*ripcord.RollbackBuild, error)
+
 	// Web dashboard (issue #9).
 
 	// WebSessionGet returns the session whose id hashes to idHash, expired
@@ -265,6 +271,11 @@ type Tx interface {
 	// ErrConflict when the app already has it reserved on that platform, so
 	// two transactions can never both take one number.
 	BuildNumberReserve(ctx context.Context, r BuildNumberReservation) error
+	// RollbackBuildSupersede marks a current rollback build superseded at
+	// the given time, so a fresh preparation for its target can be
+	// created; the row stays for provenance. ErrNotFound when no current
+	// row has that ID. (iOS rollback versions, helper ios.)
+	RollbackBuildSupersede(ctx context.Context, id int64, at time.Time) error
 
 	// JobInsert enqueues a job that runs only if the transaction commits.
 	JobInsert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
@@ -429,6 +440,16 @@ type BuildNumberReservation struct {
 	BuildNumber string
 	ReservedFor int64 // the rollback build's ID
 	CreatedAt   time.Time
+}
+
+// RollbackBuildListParams filters a rollback build listing; zero fields
+// match everything. (iOS rollback versions, helper ios.)
+type RollbackBuildListParams struct {
+	AppID         int64
+	Platform      ripcord.Platform
+	TargetVersion string
+	// Superseded lists superseded rows instead of current ones.
+	Superseded bool
 }
 
 // WebSession is a signed-in dashboard session as stored: the hash of its

@@ -51,6 +51,8 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("SentryDevicesAndEvents", func(t *testing.T) { t.Parallel(); testSentryDevicesAndEvents(t, h) })
 	t.Run("Credentials", func(t *testing.T) { t.Parallel(); testCredentials(t, h) })
 	t.Run("RollbackBuilds", func(t *testing.T) { t.Parallel(); testRollbackBuilds(t, h) })
+	t.Run("RollbackSupersede", func(t *testing.T) { t.Parallel(); testRollbackSupersede(t, h) })
+	t.Run("RollbackMigrationKeepsRows", func(t *testing.T) { t.Parallel(); testRollbackMigrationKeepsRows(t, h) })
 	t.Run("BuildNumberReservationsConcurrent", func(t *testing.T) { t.Parallel(); testBuildNumberReservationsConcurrent(t, h) })
 	t.Run("WebSessions", func(t *testing.T) { t.Parallel(); testWebSessions(t, h) })
 	t.Run("HealthSeries", func(t *testing.T) { t.Parallel(); testHealthSeries(t, h) })
