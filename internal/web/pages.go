@@ -302,7 +302,6 @@ var funcs = template.FuncMap{
 	"chart":    healthChart,
 	"lower":    strings.ToLower,
 	"platform": platformLabel,
-	"json":     func(s string) string { return s },
 }
 
 func pct(f float64) string {

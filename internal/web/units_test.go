@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -131,4 +132,26 @@ func TestEventsNeedSession(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+}
+
+// TestEventsEndOnClose checks that closing the dashboard (the server's
+// shutdown) ends open streams, so a graceful shutdown does not wait for
+// pages that never go idle.
+func TestEventsEndOnClose(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	b := tb.browser(t)
+	b.signIn(t, "viewer@example.com", "viewer password")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", tb.srv.URL+"/ui/events", nil)
+	require.NoError(t, err)
+	resp, err := b.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	tb.handler.Close()
+	_, err = io.ReadAll(resp.Body)
+	require.NoError(t, err, "the stream ended cleanly")
+	require.NoError(t, ctx.Err(), "before the test's deadline")
 }

@@ -24,6 +24,7 @@ import (
 
 type testBundle struct {
 	srv      *httptest.Server
+	handler  *web.Handler
 	store    storage.Store
 	cat      *fakeCatalog
 	rollouts *fakeRollouts
@@ -73,6 +74,7 @@ func setupWith(t *testing.T, tweak func(cfg *web.Config, url string)) *testBundl
 	h, err := web.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(h.Close)
+	tb.handler = h
 	tb.srv.Config.Handler = h
 	tb.srv.Start()
 	t.Cleanup(tb.srv.Close)
