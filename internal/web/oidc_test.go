@@ -137,7 +137,7 @@ func (b *browser) follow(t *testing.T, start string) *http.Response {
 func TestOIDCSignIn(t *testing.T) {
 	t.Parallel()
 	idp := newFakeIdP(t)
-	tb := setupWith(t, func(cfg *web.Config, base string) {
+	tb := setupWith(t, openSQLite, func(cfg *web.Config, base string) {
 		o, err := web.NewOIDC(context.Background(), web.OIDCConfig{Issuer: idp.srv.URL, ClientID: "ripcord", ClientSecret: "s3cret", RedirectURL: base + "/ui/oidc/callback"})
 		require.NoError(t, err)
 		cfg.OIDC = o

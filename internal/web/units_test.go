@@ -66,56 +66,58 @@ func TestPlanSentences(t *testing.T) {
 // does not, and a page rendered before a change catches up at once.
 func TestEventsStream(t *testing.T) {
 	t.Parallel()
-	tb := setup(t)
-	b := tb.browser(t)
-	b.signIn(t, "viewer@example.com", "viewer password")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	head, _, err := tb.store.AuditHead(ctx)
-	require.NoError(t, err)
+	onBothDatabases(t, func(t *testing.T, open opener) {
+		tb := setupWith(t, open, nil)
+		b := tb.browser(t)
+		b.signIn(t, "viewer@example.com", "viewer password")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		head, _, err := tb.store.AuditHead(ctx)
+		require.NoError(t, err)
 
-	req, err := http.NewRequestWithContext(ctx, "GET", tb.srv.URL+"/ui/events?app=shop&version=1.2.0&since="+itoa(head), nil)
-	require.NoError(t, err)
-	resp, err := b.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
-	events := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			if line := sc.Text(); strings.HasPrefix(line, "data: ") {
-				events <- line
+		req, err := http.NewRequestWithContext(ctx, "GET", tb.srv.URL+"/ui/events?app=shop&version=1.2.0&since="+itoa(head), nil)
+		require.NoError(t, err)
+		resp, err := b.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+		events := make(chan string, 16)
+		go func() {
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				if line := sc.Text(); strings.HasPrefix(line, "data: ") {
+					events <- line
+				}
 			}
+			close(events)
+		}()
+
+		appendAudit := func(target string) {
+			require.NoError(t, tb.store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+				return tx.AuditAppend(ctx, &ripcord.AuditEntry{At: time.Now(), Actor: "ripcord:health", Action: "release.halt", Target: target})
+			}))
 		}
-		close(events)
-	}()
+		appendAudit("release/shop/1.3.0/android") // another release
+		appendAudit("release/shop/1.2.0/android")
+		select {
+		case ev := <-events:
+			require.Contains(t, ev, `"target":"release/shop/1.2.0/android"`, "the other release's change is not sent")
+		case <-ctx.Done():
+			t.Fatal("no event arrived")
+		}
 
-	appendAudit := func(target string) {
-		require.NoError(t, tb.store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
-			return tx.AuditAppend(ctx, &ripcord.AuditEntry{At: time.Now(), Actor: "ripcord:health", Action: "release.halt", Target: target})
-		}))
-	}
-	appendAudit("release/shop/1.3.0/android") // another release
-	appendAudit("release/shop/1.2.0/android")
-	select {
-	case ev := <-events:
-		require.Contains(t, ev, `"target":"release/shop/1.2.0/android"`, "the other release's change is not sent")
-	case <-ctx.Done():
-		t.Fatal("no event arrived")
-	}
-
-	// A page rendered at an older head is told to refresh at once.
-	req, err = http.NewRequestWithContext(ctx, "GET", tb.srv.URL+"/ui/events?app=shop&version=1.2.0&since=0", nil)
-	require.NoError(t, err)
-	resp2, err := b.Do(req)
-	require.NoError(t, err)
-	defer resp2.Body.Close()
-	sc := bufio.NewScanner(resp2.Body)
-	for sc.Scan() && !strings.HasPrefix(sc.Text(), "data: ") {
-	}
-	require.Contains(t, sc.Text(), `"action":"catch_up"`)
+		// A page rendered at an older head is told to refresh at once.
+		req, err = http.NewRequestWithContext(ctx, "GET", tb.srv.URL+"/ui/events?app=shop&version=1.2.0&since=0", nil)
+		require.NoError(t, err)
+		resp2, err := b.Do(req)
+		require.NoError(t, err)
+		defer resp2.Body.Close()
+		sc := bufio.NewScanner(resp2.Body)
+		for sc.Scan() && !strings.HasPrefix(sc.Text(), "data: ") {
+		}
+		require.Contains(t, sc.Text(), `"action":"catch_up"`)
+	})
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -14,11 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ripcordhq/ripcord"
+	"github.com/ripcordhq/ripcord/internal/postgres"
 	"github.com/ripcordhq/ripcord/internal/sqlite"
 	"github.com/ripcordhq/ripcord/internal/storage"
+	"github.com/ripcordhq/ripcord/internal/testenv"
 	"github.com/ripcordhq/ripcord/internal/web"
 )
 
@@ -43,17 +48,52 @@ func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t
 
 // setup serves the dashboard on a real SQLite database (sessions, audit)
 // with fake services behind the pages.
-func setup(t *testing.T) *testBundle { return setupWith(t, nil) }
+func setup(t *testing.T) *testBundle { return setupWith(t, openSQLite, nil) }
 
-// setupWith is setup with a change to the dashboard's configuration, made
-// once the server's URL is known.
-func setupWith(t *testing.T, tweak func(cfg *web.Config, url string)) *testBundle {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ripcord.db"), nil)
+// opener opens a fresh, empty database for one test.
+type opener func(t *testing.T) storage.Store
+
+func openSQLite(t *testing.T) storage.Store {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ripcord.db"), nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	_, err = db.Migrate(ctx, storage.MigrateUp, storage.MigrateLatest)
+	return db
+}
+
+// openPostgres opens a schema of its own on RIPCORD_TEST_DATABASE_URL,
+// dropped at cleanup; without the variable the test skips (fails in CI).
+func openPostgres(t *testing.T) storage.Store {
+	url := testenv.Getenv(t, "RIPCORD_TEST_DATABASE_URL", "PostgreSQL for storage tests, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "t_" + hex.EncodeToString(b[:])
+	db, err := postgres.Open(context.Background(), postgres.Config{URL: url, Schema: schema})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = db.Pool().Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+		db.Close()
+	})
+	return db
+}
+
+// onBothDatabases runs a session test on SQLite and on PostgreSQL: the
+// sessions, their expiry and the live updates are database behaviour.
+func onBothDatabases(t *testing.T, test func(t *testing.T, open opener)) {
+	for name, open := range map[string]opener{"sqlite": openSQLite, "postgres": openPostgres} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, open)
+		})
+	}
+}
+
+// setupWith is setup on a database with a change to the dashboard's
+// configuration, made once the server's URL is known.
+func setupWith(t *testing.T, open opener, tweak func(cfg *web.Config, url string)) *testBundle {
+	t.Helper()
+	ctx := context.Background()
+	db := open(t)
+	_, err := db.Migrate(ctx, storage.MigrateUp, storage.MigrateLatest)
 	require.NoError(t, err)
 	cat := newFakeCatalog()
 	tb := &testBundle{store: db, cat: cat, rollouts: &fakeRollouts{cat: cat}, clock: &fakeClock{t: time.Now().UTC()},
@@ -157,104 +197,108 @@ func (tb *testBundle) auditActions(t *testing.T) []string {
 // halts the release, and the answer redirects back with the result.
 func TestHaltWithoutJavaScript(t *testing.T) {
 	t.Parallel()
-	tb := setup(t)
-	b := tb.browser(t)
+	onBothDatabases(t, func(t *testing.T, open opener) {
+		tb := setupWith(t, open, nil)
+		b := tb.browser(t)
 
-	resp, _ := b.get(t, "/ui/apps/shop/releases/1.2.0")
-	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	require.NoError(t, err)
-	require.Equal(t, "/ui/login", loc.Path)
-	require.Equal(t, "/ui/apps/shop/releases/1.2.0", loc.Query().Get("next"))
+		resp, _ := b.get(t, "/ui/apps/shop/releases/1.2.0")
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		require.NoError(t, err)
+		require.Equal(t, "/ui/login", loc.Path)
+		require.Equal(t, "/ui/apps/shop/releases/1.2.0", loc.Query().Get("next"))
 
-	_, page := b.get(t, loc.RequestURI())
-	resp, _ = b.post(t, "/ui/login", url.Values{"login_csrf": {field(t, loginCSRFRe, page)}, "email": {"rm@example.com"}, "password": {"rm password"},
-		"next": {loc.Query().Get("next")}})
-	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-	require.Equal(t, "/ui/apps/shop/releases/1.2.0", resp.Header.Get("Location"))
-	var sc *http.Cookie
-	for _, c := range resp.Cookies() {
-		if c.Name == "ripcord_session" {
-			sc = c
+		_, page := b.get(t, loc.RequestURI())
+		resp, _ = b.post(t, "/ui/login", url.Values{"login_csrf": {field(t, loginCSRFRe, page)}, "email": {"rm@example.com"}, "password": {"rm password"},
+			"next": {loc.Query().Get("next")}})
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		require.Equal(t, "/ui/apps/shop/releases/1.2.0", resp.Header.Get("Location"))
+		var sc *http.Cookie
+		for _, c := range resp.Cookies() {
+			if c.Name == "ripcord_session" {
+				sc = c
+			}
 		}
-	}
-	require.NotNil(t, sc, "a session cookie is set")
-	require.True(t, sc.HttpOnly)
-	require.Equal(t, http.SameSiteLaxMode, sc.SameSite)
-	require.False(t, sc.Secure, "plain http on localhost: a Secure cookie would be dropped")
+		require.NotNil(t, sc, "a session cookie is set")
+		require.True(t, sc.HttpOnly)
+		require.Equal(t, http.SameSiteLaxMode, sc.SameSite)
+		require.False(t, sc.Secure, "plain http on localhost: a Secure cookie would be dropped")
 
-	resp, page = b.get(t, "/ui/apps/shop/releases/1.2.0")
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.Contains(t, resp.Header.Get("Content-Security-Policy"), "script-src 'self'")
-	require.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
-	require.Contains(t, page, `href="/ui/apps/shop/releases/1.2.0/confirm/halt?platform=android"`)
-	require.Contains(t, page, `href="/ui/apps/shop/releases/1.2.0/confirm/rollback?platform=android"`)
-	require.NotContains(t, page, "onclick", "no inline script: the page works, and CSP holds, without it")
+		resp, page = b.get(t, "/ui/apps/shop/releases/1.2.0")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Contains(t, resp.Header.Get("Content-Security-Policy"), "script-src 'self'")
+		require.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
+		require.Contains(t, page, `href="/ui/apps/shop/releases/1.2.0/confirm/halt?platform=android"`)
+		require.Contains(t, page, `href="/ui/apps/shop/releases/1.2.0/confirm/rollback?platform=android"`)
+		require.NotContains(t, page, "onclick", "no inline script: the page works, and CSP holds, without it")
 
-	resp, page = b.get(t, "/ui/apps/shop/releases/1.2.0/confirm/halt?platform=android")
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.Contains(t, page, "One edit on Google Play: halt 1.2.0 (versionCode 120) on the production track.")
-	require.Contains(t, page, `<form method="post" action="/ui/apps/shop/releases/1.2.0/actions/halt">`)
-	require.Empty(t, tb.rollouts.Calls(), "showing the confirmation changes nothing")
+		resp, page = b.get(t, "/ui/apps/shop/releases/1.2.0/confirm/halt?platform=android")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Contains(t, page, "One edit on Google Play: halt 1.2.0 (versionCode 120) on the production track.")
+		require.Contains(t, page, `<form method="post" action="/ui/apps/shop/releases/1.2.0/actions/halt">`)
+		require.Empty(t, tb.rollouts.Calls(), "showing the confirmation changes nothing")
 
-	resp, _ = b.post(t, "/ui/apps/shop/releases/1.2.0/actions/halt", url.Values{"csrf": {field(t, csrfRe, page)}, "platform": {"android"}})
-	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-	require.True(t, strings.HasPrefix(resp.Header.Get("Location"), "/ui/apps/shop/releases/1.2.0?done="), resp.Header.Get("Location"))
-	require.Equal(t, []string{"halt android by user:rm@example.com"}, tb.rollouts.Calls())
-	_, page = b.get(t, resp.Header.Get("Location"))
-	require.Contains(t, page, "Halt 1.2.0 on Google Play: done.")
-	require.Regexp(t, `id="status-android"><span class="badge s-halted">halted</span>`, page)
-	require.Contains(t, page, `href="/ui/apps/shop/releases/1.2.0/confirm/resume?platform=android"`, "a halted release offers Resume")
+		resp, _ = b.post(t, "/ui/apps/shop/releases/1.2.0/actions/halt", url.Values{"csrf": {field(t, csrfRe, page)}, "platform": {"android"}})
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		require.True(t, strings.HasPrefix(resp.Header.Get("Location"), "/ui/apps/shop/releases/1.2.0?done="), resp.Header.Get("Location"))
+		require.Equal(t, []string{"halt android by user:rm@example.com"}, tb.rollouts.Calls())
+		_, page = b.get(t, resp.Header.Get("Location"))
+		require.Contains(t, page, "Halt 1.2.0 on Google Play: done.")
+		require.Regexp(t, `id="status-android"><span class="badge s-halted">halted</span>`, page)
+		require.Contains(t, page, `href="/ui/apps/shop/releases/1.2.0/confirm/resume?platform=android"`, "a halted release offers Resume")
 
-	// The rollback confirmation names both versions; iOS says why not.
-	_, page = b.get(t, "/ui/apps/shop/releases/1.2.0/confirm/rollback?platform=android")
-	require.Contains(t, page, "One edit on Google Play: halt 1.2.0 (versionCode 120) and release 1.2.1 (121) to 100 % of production.")
-	_, page = b.get(t, "/ui/apps/shop/releases/1.2.0/confirm/rollback?platform=ios")
-	require.Contains(t, page, "Not possible now")
-	require.NotContains(t, page, `/actions/rollback`, "no form to submit")
+		// The rollback confirmation names both versions; iOS says why not.
+		_, page = b.get(t, "/ui/apps/shop/releases/1.2.0/confirm/rollback?platform=android")
+		require.Contains(t, page, "One edit on Google Play: halt 1.2.0 (versionCode 120) and release 1.2.1 (121) to 100 % of production.")
+		_, page = b.get(t, "/ui/apps/shop/releases/1.2.0/confirm/rollback?platform=ios")
+		require.Contains(t, page, "Not possible now")
+		require.NotContains(t, page, `/actions/rollback`, "no form to submit")
 
-	resp, page = b.get(t, "/ui/")
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.Contains(t, page, `id="row-shop-android"`)
-	require.Contains(t, page, "halted")
-	require.Contains(t, tb.auditActions(t), "session.sign_in user/rm@example.com by user:rm@example.com")
+		resp, page = b.get(t, "/ui/")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Contains(t, page, `id="row-shop-android"`)
+		require.Contains(t, page, "halted")
+		require.Contains(t, tb.auditActions(t), "session.sign_in user/rm@example.com by user:rm@example.com")
+	})
 }
 
 // TestCSRFRefused checks that no state-changing request passes without the
 // session's own token: missing, wrong, or another session's.
 func TestCSRFRefused(t *testing.T) {
 	t.Parallel()
-	tb := setup(t)
-	rm, other := tb.browser(t), tb.browser(t)
-	token := rm.signIn(t, "rm@example.com", "rm password")
-	otherToken := other.signIn(t, "admin@example.com", "admin password")
-	require.NotEqual(t, token, otherToken)
+	onBothDatabases(t, func(t *testing.T, open opener) {
+		tb := setupWith(t, open, nil)
+		rm, other := tb.browser(t), tb.browser(t)
+		token := rm.signIn(t, "rm@example.com", "rm password")
+		otherToken := other.signIn(t, "admin@example.com", "admin password")
+		require.NotEqual(t, token, otherToken)
 
-	for name, form := range map[string]url.Values{
-		"missing":         {"platform": {"android"}},
-		"wrong":           {"platform": {"android"}, "csrf": {token[:len(token)-2] + "xx"}},
-		"another session": {"platform": {"android"}, "csrf": {otherToken}},
-	} {
-		resp, page := rm.post(t, "/ui/apps/shop/releases/1.2.0/actions/halt", form)
-		require.Equal(t, http.StatusForbidden, resp.StatusCode, name)
-		require.Contains(t, page, "security token does not match your session", name)
-	}
-	resp, _ := rm.post(t, "/ui/logout", url.Values{})
-	require.Equal(t, http.StatusForbidden, resp.StatusCode, "sign-out needs the token too")
-	require.Empty(t, tb.rollouts.Calls(), "nothing reached the store")
+		for name, form := range map[string]url.Values{
+			"missing":         {"platform": {"android"}},
+			"wrong":           {"platform": {"android"}, "csrf": {token[:len(token)-2] + "xx"}},
+			"another session": {"platform": {"android"}, "csrf": {otherToken}},
+		} {
+			resp, page := rm.post(t, "/ui/apps/shop/releases/1.2.0/actions/halt", form)
+			require.Equal(t, http.StatusForbidden, resp.StatusCode, name)
+			require.Contains(t, page, "security token does not match your session", name)
+		}
+		resp, _ := rm.post(t, "/ui/logout", url.Values{})
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, "sign-out needs the token too")
+		require.Empty(t, tb.rollouts.Calls(), "nothing reached the store")
 
-	// A sign-in form posted from elsewhere (no login cookie) is refused.
-	fresh := tb.browser(t)
-	resp, page := fresh.post(t, "/ui/login", url.Values{"login_csrf": {"forged"}, "email": {"rm@example.com"}, "password": {"rm password"}})
-	require.Equal(t, http.StatusForbidden, resp.StatusCode)
-	require.Contains(t, page, "did not come from Ripcord")
-	resp, _ = fresh.get(t, "/ui/")
-	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "still signed out")
+		// A sign-in form posted from elsewhere (no login cookie) is refused.
+		fresh := tb.browser(t)
+		resp, page := fresh.post(t, "/ui/login", url.Values{"login_csrf": {"forged"}, "email": {"rm@example.com"}, "password": {"rm password"}})
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		require.Contains(t, page, "did not come from Ripcord")
+		resp, _ = fresh.get(t, "/ui/")
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode, "still signed out")
 
-	// The right token works.
-	resp, _ = rm.post(t, "/ui/apps/shop/releases/1.2.0/actions/halt", url.Values{"platform": {"android"}, "csrf": {token}})
-	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-	require.Len(t, tb.rollouts.Calls(), 1)
+		// The right token works.
+		resp, _ = rm.post(t, "/ui/apps/shop/releases/1.2.0/actions/halt", url.Values{"platform": {"android"}, "csrf": {token}})
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		require.Len(t, tb.rollouts.Calls(), 1)
+	})
 }
 
 // TestRoleRefused checks that viewers see but do not act, and that only
@@ -290,44 +334,48 @@ func TestRoleRefused(t *testing.T) {
 // request goes to the sign-in page saying so, and the row is gone.
 func TestSessionExpiry(t *testing.T) {
 	t.Parallel()
-	tb := setup(t)
-	b := tb.browser(t)
-	b.signIn(t, "rm@example.com", "rm password")
-	resp, _ := b.get(t, "/ui/")
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	onBothDatabases(t, func(t *testing.T, open opener) {
+		tb := setupWith(t, open, nil)
+		b := tb.browser(t)
+		b.signIn(t, "rm@example.com", "rm password")
+		resp, _ := b.get(t, "/ui/")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
 
-	tb.clock.Add(time.Hour) // the TTL
-	resp, _ = b.get(t, "/ui/")
-	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	require.Equal(t, "Your session expired. Sign in again.", loc.Query().Get("why"))
-	require.Contains(t, tb.auditActions(t), "session.expire user/rm@example.com by user:rm@example.com")
-	resp, _ = b.get(t, "/ui/")
-	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-	loc, _ = url.Parse(resp.Header.Get("Location"))
-	require.Equal(t, "Your session has ended. Sign in again.", loc.Query().Get("why"), "the expired row was deleted")
+		tb.clock.Add(time.Hour) // the TTL
+		resp, _ = b.get(t, "/ui/")
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		require.Equal(t, "Your session expired. Sign in again.", loc.Query().Get("why"))
+		require.Contains(t, tb.auditActions(t), "session.expire user/rm@example.com by user:rm@example.com")
+		resp, _ = b.get(t, "/ui/")
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		loc, _ = url.Parse(resp.Header.Get("Location"))
+		require.Equal(t, "Your session has ended. Sign in again.", loc.Query().Get("why"), "the expired row was deleted")
+	})
 }
 
 // TestLogout checks that signing out ends the session on the server: the
 // old cookie, replayed, no longer works.
 func TestLogout(t *testing.T) {
 	t.Parallel()
-	tb := setup(t)
-	b := tb.browser(t)
-	token := b.signIn(t, "rm@example.com", "rm password")
-	u, _ := url.Parse(tb.srv.URL)
-	old := b.Jar.Cookies(u)
+	onBothDatabases(t, func(t *testing.T, open opener) {
+		tb := setupWith(t, open, nil)
+		b := tb.browser(t)
+		token := b.signIn(t, "rm@example.com", "rm password")
+		u, _ := url.Parse(tb.srv.URL)
+		old := b.Jar.Cookies(u)
 
-	resp, _ := b.post(t, "/ui/logout", url.Values{"csrf": {token}})
-	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-	resp, _ = b.get(t, "/ui/")
-	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "signed out")
+		resp, _ := b.post(t, "/ui/logout", url.Values{"csrf": {token}})
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		resp, _ = b.get(t, "/ui/")
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode, "signed out")
 
-	replay := tb.browser(t)
-	replay.Jar.SetCookies(u, old)
-	resp, _ = replay.get(t, "/ui/")
-	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "a copied cookie dies with the session")
-	require.Contains(t, tb.auditActions(t), "session.sign_out user/rm@example.com by user:rm@example.com")
+		replay := tb.browser(t)
+		replay.Jar.SetCookies(u, old)
+		resp, _ = replay.get(t, "/ui/")
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode, "a copied cookie dies with the session")
+		require.Contains(t, tb.auditActions(t), "session.sign_out user/rm@example.com by user:rm@example.com")
+	})
 }
 
 // TestDisabledUserSignedOut checks that the account, not the session,
