@@ -36,6 +36,7 @@ import (
 	"github.com/ripcordhq/ripcord/internal/sqlite"
 	"github.com/ripcordhq/ripcord/internal/stages"
 	"github.com/ripcordhq/ripcord/internal/storage"
+	"github.com/ripcordhq/ripcord/internal/web"
 )
 
 // OpenStore opens the configured database without migrating it.
@@ -72,6 +73,7 @@ type Daemon struct {
 	registry *prometheus.Registry
 	handler  http.Handler
 	server   *http.Server
+	web      *web.Handler // the dashboard, mounted next to the API
 	listener net.Listener
 
 	// Incidents records incidents; Notify queues their alerts.
@@ -225,6 +227,9 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		Incidents: d.Incidents,
 		Stages:    d.Stages, // staged rollouts
 	})
+	if err := d.openWeb(ctx, rbs, d.handler, opts.Now); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -307,6 +312,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(d.logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	// Open dashboard event streams never go idle; ending them lets the
+	// graceful shutdown finish instead of waiting out its timeout.
+	d.server.RegisterOnShutdown(d.web.Close)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- d.server.Serve(d.listener) }()
 	d.logger.InfoContext(ctx, "serving", slog.String("url", d.URL()), slog.String("database", d.Store.Dialect()))
@@ -337,6 +345,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 // Close releases everything Open built, in reverse order.
 func (d *Daemon) Close() error {
 	var errs []error
+	if d.web != nil {
+		d.web.Close()
+	}
 	if d.Artifacts != nil {
 		errs = append(errs, d.Artifacts.Close())
 	}

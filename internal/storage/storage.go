@@ -205,6 +205,23 @@ type Queries interface {
 	// RolloutPlanGet returns the rollout plan an app set, or ErrNotFound
 	// when it uses the default.
 	RolloutPlanGet(ctx context.Context, appID int64) (*RolloutPlan, error)
+
+	// Web dashboard (issue #9).
+
+	// WebSessionGet returns the session whose id hashes to idHash, expired
+	// or not (the caller decides), or ErrNotFound.
+	WebSessionGet(ctx context.Context, idHash string) (*WebSession, error)
+	// HealthSeries splits one release's counts of a metric (From and To
+	// ignored) into at most n windows of equal length from its first
+	// minute to its last, in time order, each with its counts and its end
+	// as Bucket; none when it has no data. The dashboard's chart reads it:
+	// n sums in the database instead of every minute in Go.
+	HealthSeries(ctx context.Context, p HealthSumParams, n int) ([]HealthBucket, error)
+	// AuditListTargets returns the newest limit entries whose target is
+	// one of targets, oldest first: one indexed query for a page that
+	// shows several targets' history (a release, its rollouts, its
+	// rollback builds).
+	AuditListTargets(ctx context.Context, targets []string, limit int) ([]ripcord.AuditEntry, error)
 }
 
 // RolloutPlan is an app's rollout plan as stored, with who set it.
@@ -324,6 +341,17 @@ type Tx interface {
 
 	// JobInsert enqueues a job that runs only if the transaction commits.
 	JobInsert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+
+	// Web dashboard (issue #9).
+
+	// WebSessionCreate stores a new session. ErrConflict when its id hash
+	// exists (a random-id collision the caller retries).
+	WebSessionCreate(ctx context.Context, ws *WebSession) error
+	// WebSessionDelete removes a session; ErrNotFound when there is none.
+	WebSessionDelete(ctx context.Context, idHash string) error
+	// WebSessionDeleteExpired removes sessions that expired before the
+	// given time and reports how many went.
+	WebSessionDeleteExpired(ctx context.Context, before time.Time) (int64, error)
 
 	// Incidents and health pollers (issue #8, helper "incidents").
 
@@ -534,4 +562,24 @@ type RollbackBuildListParams struct {
 	TargetVersion string
 	// Superseded lists superseded rows instead of current ones.
 	Superseded bool
+}
+
+// WebSession is a signed-in dashboard session as stored: the hash of its
+// random id (the cookie holds the id), who it acts as and until when.
+type WebSession struct {
+	IDHash    string // hex SHA-256 of the session id
+	UserEmail string // the account signed in
+	Actor     string // "user:<email>"
+	Role      ripcord.Role
+	TeamRoles []string
+	Method    string // "password" or "oidc"
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// HealthBucket is a release's counts of a metric in a window ending at
+// Bucket.
+type HealthBucket struct {
+	Bucket time.Time
+	Counts health.Counts
 }

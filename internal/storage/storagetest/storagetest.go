@@ -60,6 +60,9 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("Pollers", func(t *testing.T) { t.Parallel(); testPollers(t, h) })
 	t.Run("IncidentsConcurrent", func(t *testing.T) { t.Parallel(); testIncidentsConcurrent(t, h) })
 	t.Run("Rollouts", func(t *testing.T) { t.Parallel(); testRollouts(t, h) })
+	t.Run("WebSessions", func(t *testing.T) { t.Parallel(); testWebSessions(t, h) })
+	t.Run("HealthSeries", func(t *testing.T) { t.Parallel(); testHealthSeries(t, h) })
+	t.Run("AuditListTargets", func(t *testing.T) { t.Parallel(); testAuditListTargets(t, h) })
 }
 
 // migrated opens a store and migrates it to the latest schema.
