@@ -153,7 +153,7 @@ func TestLoadFixtures(t *testing.T) {
 		SecretKey: testKeyBytes(),
 		Pollers: PollersConfig{Interval: 5 * time.Minute, MaxErrors: 3, SentryURL: "https://sentry.io",
 			PlayReportingURL: "https://playdeveloperreporting.googleapis.com/"},
-		Web:       WebConfig{SessionTTL: 12 * time.Hour},
+		Web: WebConfig{SessionTTL: 12 * time.Hour},
 	}
 	for _, name := range []string{"full.yaml", "flat.yaml"} {
 		t.Run(name, func(t *testing.T) {
