@@ -26,13 +26,17 @@ import (
 	"github.com/ripcordhq/ripcord/internal/catalog"
 	"github.com/ripcordhq/ripcord/internal/config"
 	"github.com/ripcordhq/ripcord/internal/credentials"
+	"github.com/ripcordhq/ripcord/internal/gate"
 	"github.com/ripcordhq/ripcord/internal/healthwatch"
 	"github.com/ripcordhq/ripcord/internal/httpapi"
 	"github.com/ripcordhq/ripcord/internal/jobs"
 	"github.com/ripcordhq/ripcord/internal/postgres"
+	"github.com/ripcordhq/ripcord/internal/rehearsal"
 	"github.com/ripcordhq/ripcord/internal/rollout"
+	"github.com/ripcordhq/ripcord/internal/runbooks"
 	"github.com/ripcordhq/ripcord/internal/sqlite"
 	"github.com/ripcordhq/ripcord/internal/storage"
+	"github.com/ripcordhq/ripcord/internal/triggers"
 )
 
 // OpenStore opens the configured database without migrating it.
@@ -70,6 +74,14 @@ type Daemon struct {
 	handler  http.Handler
 	server   *http.Server
 	listener net.Listener
+
+	// Runbooks, Rehearsals, Gate and Triggers are runbooks as code, their
+	// rehearsals, the go/no-go gate (the rollout flow asks Gate.GoRecorded
+	// before a production rollout) and the runbook trigger watcher.
+	Runbooks   *runbooks.Service
+	Rehearsals *rehearsal.Service
+	Gate       *gate.Service
+	Triggers   *triggers.Watcher
 }
 
 // Options are what Open takes beyond the configuration file's settings;
@@ -84,6 +96,9 @@ type Options struct {
 	// httpapi.DefaultSentryBurst; a negative rate means unlimited.
 	SentryRate  float64
 	SentryBurst int
+	// Incidents opens the incident when a runbook trigger fires. Default:
+	// none (firings are logged and audited only).
+	Incidents triggers.IncidentOpener
 }
 
 // Open builds the server's parts. It migrates the schema up unless
@@ -143,6 +158,11 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	d.auto = newAutoActor(d.Store, d.Rollout, cfg.Health.AutoRollbackApps, logger)
 	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: d.auto.onVerdict})
 
+	d.Runbooks = runbooks.New(runbooks.Config{Store: d.Store, Now: opts.Now, Logger: logger})
+	d.Rehearsals = rehearsal.New(rehearsal.Config{Store: d.Store, Now: opts.Now, Logger: logger})
+	d.Gate = gate.New(gate.Config{Store: d.Store, Now: opts.Now, Logger: logger})
+	d.Triggers = triggers.New(triggers.Config{Store: d.Store, Incidents: opts.Incidents, Now: opts.Now, Logger: logger})
+
 	d.registry = prometheus.NewRegistry()
 	expiring := jobs.NewCredentialsExpiringGauge()
 	workers := river.NewWorkers()
@@ -173,9 +193,10 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	d.registry.MustRegister(info, &jobCollector{store: d.Store, logger: logger})
 
 	d.handler = httpapi.NewHandler(httpapi.Config{
-		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Rollbacks: rbs, Rollouts: d.Rollout, Ready: d.ready, Registry: d.registry,
+		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.healthAPI(opts), Credentials: d.Credentials, Rollbacks: rbs, Rollouts: d.Rollout, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
 		SentryRate: opts.SentryRate, SentryBurst: opts.SentryBurst, Now: opts.Now,
+		Runbooks: d.Runbooks, Rehearsals: d.Rehearsals, Gate: d.Gate,
 	})
 	return d, nil
 }
