@@ -344,6 +344,7 @@ func (c *CLI) releaseCmd() *cobra.Command {
 		c.rolloutCmd("halt", "Halt a release's staged rollout on Google Play: no more new installs (release-manager)"),
 		c.rolloutCmd("resume", "Resume a halted rollout at the fraction it was halted at (release-manager)"),
 		c.rolloutCmd("rollback", "Roll a release back: halt it and release its ready rollback build to everyone, in one Play edit (release-manager)"))
+	cmd.AddCommand(c.releaseChangesCmd())
 	return cmd
 }
 
