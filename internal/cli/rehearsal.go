@@ -66,7 +66,7 @@ func (c *CLI) rehearsalStartCmd() *cobra.Command {
 			if noWalk || c.jsonOut {
 				return c.printRehearsal(r)
 			}
-			return c.walk(r, call)
+			return c.walk(&r, call)
 		})
 	}
 	return cmd
@@ -74,7 +74,7 @@ func (c *CLI) rehearsalStartCmd() *cobra.Command {
 
 // walk leads the rehearser through a started rehearsal, one prompt per
 // mark. Every time comes from the server when the mark is sent.
-func (c *CLI) walk(r httpapi.Rehearsal, call func(method, path string, body any) error) error {
+func (c *CLI) walk(r *httpapi.Rehearsal, call func(method, path string, body any) error) error {
 	out := c.env.Stdout
 	in := bufio.NewScanner(c.env.Stdin)
 	base := rehearsalPath(r.App, r.ID)
@@ -149,7 +149,7 @@ func (c *CLI) walk(r httpapi.Rehearsal, call func(method, path string, body any)
 	if err := call("POST", base+"/finish", httpapi.RehearsalOutcomeRequest{Outcome: outcome}); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, r.Result)
+	fmt.Fprintf(out, "\n%s\n", r.Result)
 	return nil
 }
 
