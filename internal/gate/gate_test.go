@@ -76,7 +76,7 @@ func databases(t *testing.T, fn func(t *testing.T, s storage.Store)) {
 	})
 }
 
-func migrate(t *testing.T, s storage.Store) storage.Store {
+func migrate(t testing.TB, s storage.Store) storage.Store {
 	t.Helper()
 	_, err := s.Migrate(context.Background(), storage.MigrateUp, storage.MigrateLatest)
 	require.NoError(t, err)
@@ -85,7 +85,7 @@ func migrate(t *testing.T, s storage.Store) storage.Store {
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
-func setup(t *testing.T, s storage.Store) *bundle {
+func setup(t testing.TB, s storage.Store) *bundle {
 	t.Helper()
 	c := &clock{t: t0}
 	actor := func(name string, role ripcord.Role) context.Context {
@@ -110,14 +110,14 @@ func setup(t *testing.T, s storage.Store) *bundle {
 	return b
 }
 
-func read(t *testing.T, name string) string {
+func read(t testing.TB, name string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	require.NoError(t, err)
 	return string(data)
 }
 
-func (b *bundle) push(t *testing.T, runbook string) {
+func (b *bundle) push(t testing.TB, runbook string) {
 	t.Helper()
 	_, err := b.runbooks.Push(b.ci, "learner-app", runbooks.PushParams{GitSHA: "0123456789abcdef", Files: []runbooks.File{
 		{Path: "runbooks/exam-submit.md", Content: runbook}, {Path: "gate.yaml", Content: read(t, "gate.yaml")}}})
@@ -126,7 +126,7 @@ func (b *bundle) push(t *testing.T, runbook string) {
 
 // rehearse walks a whole rehearsal as two people, the flag level taking
 // flagTime on the clock and every other level a minute.
-func (b *bundle) rehearse(t *testing.T, flagTime time.Duration) *rehearsal.Rehearsal {
+func (b *bundle) rehearse(t testing.TB, flagTime time.Duration) *rehearsal.Rehearsal {
 	t.Helper()
 	r, err := b.rehearsals.Start(b.ana, "learner-app", "exam-submit", "staging")
 	require.NoError(t, err)
