@@ -127,7 +127,7 @@ func (e *evaluation) rollbackReady(ctx context.Context, r *ItemResult) error {
 			if rp.Platform == ripcord.IOS {
 				note = " (App Store approval of the rollback comes after this release and is not a gate item)"
 			}
-			e.pass(r, "%s: rollback build %s (%s) %s, verified and uploaded%s", rp.Platform, rb.Version, rb.BuildNumber, rb.State, note)
+			e.pass(r, "%s: rollback build %s (%s) is %s: verified and in the store at %s%s", rp.Platform, rb.Version, rb.BuildNumber, rb.State, cmpOr(rb.StoreRef, "?"), note)
 		default:
 			r.Pass = false
 			e.pass(r, "%s: rollback build is %s: %s", rp.Platform, rb.State, cmpOr(rb.Reason, "not yet uploaded to the store"))

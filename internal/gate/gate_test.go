@@ -16,6 +16,7 @@ import (
 
 	"github.com/ripcordhq/ripcord"
 	"github.com/ripcordhq/ripcord/internal/gate"
+	"github.com/ripcordhq/ripcord/internal/health"
 	"github.com/ripcordhq/ripcord/internal/postgres"
 	"github.com/ripcordhq/ripcord/internal/rehearsal"
 	"github.com/ripcordhq/ripcord/internal/runbooks"
@@ -290,5 +291,62 @@ func TestBadInput(t *testing.T) {
 		viewer := ripcord.NewContextWithActor(context.Background(), ripcord.Actor{Name: "token:v", Role: ripcord.RoleViewer})
 		_, err = b.gate.Check(viewer, "learner-app", "1.0.0")
 		require.Equal(t, ripcord.EFORBIDDEN, ripcord.ErrorCode(err))
+	})
+}
+
+// TestLiveReleaseNeedsRollbackAndBaseline: once an earlier release is live,
+// the rollback build must be uploaded or ready and the earlier release must
+// have crash-free data as a baseline.
+func TestLiveReleaseNeedsRollbackAndBaseline(t *testing.T) {
+	t.Parallel()
+	databases(t, func(t *testing.T, s storage.Store) {
+		b := setup(t, s)
+		ctx := b.ci
+		b.push(t, read(t, "exam-submit.md"))
+		_, err := b.gate.RecordChanges(ctx, "learner-app", "1.0.0", gate.ChangesParams{Paths: []string{"docs/x.md"}})
+		require.NoError(t, err)
+		app, err := s.AppGetByName(context.Background(), "learner-app")
+		require.NoError(t, err)
+		live := &ripcord.Build{AppID: app.ID, Platform: ripcord.Android, Version: "0.9.0", BuildNumber: "90", SHA256: strings.Repeat("a", 64), Size: 1, BlobKey: "k", UploadedBy: "x", CreatedAt: t0}
+		require.NoError(t, s.InTx(context.Background(), func(ctx context.Context, tx storage.Tx) error {
+			if err := tx.BuildCreate(ctx, live); err != nil {
+				return err
+			}
+			return tx.ReleaseCreate(ctx, &ripcord.Release{AppID: app.ID, Version: "0.9.0", CreatedBy: "x", CreatedAt: t0,
+				Platforms: []ripcord.ReleasePlatform{{Platform: ripcord.Android, BuildID: live.ID, Status: ripcord.StatusComplete, UpdatedAt: t0}}})
+		}))
+		item := func(d *gate.Decision, id string) gate.ItemResult {
+			for _, it := range d.Items {
+				if it.ID == id {
+					return it
+				}
+			}
+			t.Fatalf("no item %s", id)
+			return gate.ItemResult{}
+		}
+		d, err := b.gate.Check(ctx, "learner-app", "1.0.0")
+		require.NoError(t, err)
+		rb := item(d, "rollback-ready")
+		require.False(t, rb.Pass)
+		require.Contains(t, rb.Evidence[0], "android: rollback build is pending")
+		base := item(d, "baseline")
+		require.False(t, base.Pass)
+		require.Contains(t, base.Evidence[0], "android: previous release 0.9.0 has no crash-free session data")
+		require.True(t, item(d, "runbooks-rehearsed").Pass, "docs/x.md touches no runbook: %v", item(d, "runbooks-rehearsed").Evidence)
+
+		require.NoError(t, s.InTx(context.Background(), func(ctx context.Context, tx storage.Tx) error {
+			r := &ripcord.RollbackBuild{AppID: app.ID, Platform: ripcord.Android, TargetVersion: "1.0.0", Version: "1.0.1", BuildNumber: "91",
+				SourceBuildID: live.ID, SourceSHA256: live.SHA256, State: ripcord.RollbackUploaded, Findings: "[]", StoreRef: "play:com.acme.learner/qa/91", CreatedAt: t0, UpdatedAt: t0}
+			if err := tx.RollbackBuildCreate(ctx, r); err != nil {
+				return err
+			}
+			return tx.HealthCountsAdd(ctx, []storage.HealthCountDelta{{AppID: app.ID, Platform: ripcord.Android, Version: "0.9.0", Metric: "crash_free_sessions",
+				Bucket: t0, Counts: health.Counts{Bad: 3, Total: 1000}}})
+		}))
+		d, err = b.gate.Check(ctx, "learner-app", "1.0.0")
+		require.NoError(t, err)
+		require.Equal(t, []string{"android: rollback build 1.0.1 (91) is uploaded: verified and in the store at play:com.acme.learner/qa/91"}, item(d, "rollback-ready").Evidence)
+		require.True(t, item(d, "baseline").Pass)
+		require.Contains(t, item(d, "baseline").Evidence[0], "previous release 0.9.0 has 1000 sessions")
 	})
 }
