@@ -350,3 +350,21 @@ func TestLiveReleaseNeedsRollbackAndBaseline(t *testing.T) {
 		require.Contains(t, item(d, "baseline").Evidence[0], "previous release 0.9.0 has 1000 sessions")
 	})
 }
+
+// TestPushNeedsRolesHeld: with users' team roles known, a push naming a
+// team role nobody holds is refused at the line that names it.
+func TestPushNeedsRolesHeld(t *testing.T) {
+	t.Parallel()
+	databases(t, func(t *testing.T, s storage.Store) {
+		b := setup(t, s)
+		held := []string{"oncall-mobile", "oncall-backend", "incident-lead", "release-manager", "eng-director"}
+		svc := runbooks.New(runbooks.Config{Store: s, TeamRoles: func(context.Context) ([]string, error) { return held, nil }})
+		files := []runbooks.File{{Path: "runbooks/exam-submit.md", Content: read(t, "exam-submit.md")}}
+		_, err := svc.Push(b.ci, "learner-app", runbooks.PushParams{GitSHA: "0123456789abcdef", Files: files})
+		require.Equal(t, ripcord.EINVALID, ripcord.ErrorCode(err), "%v", err)
+		require.Contains(t, err.Error(), ".ripcord/runbooks/exam-submit.md:56: team role dba is held by nobody in Ripcord")
+		held = append(held, "dba")
+		_, err = svc.Push(b.ci, "learner-app", runbooks.PushParams{GitSHA: "0123456789abcdef", Files: files})
+		require.NoError(t, err)
+	})
+}

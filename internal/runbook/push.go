@@ -62,3 +62,37 @@ func cmpOr(s, def string) string {
 	}
 	return s
 }
+
+// LintRolesHeld is the push-time rule for team roles: every team role a
+// runbook or the gate names (step roles, rollback who, gate roles and who;
+// @handles are people, not roles) must be held by someone in Ripcord, or
+// nobody could act on it. held reports whether anyone holds a role.
+func LintRolesHeld(rbs map[string]*Runbook, gateName string, gate *Gate, held func(role string) bool) []Finding {
+	var out []Finding
+	check := func(file string, line int, key, role string) {
+		if strings.HasPrefix(role, "@") || held(role) {
+			return
+		}
+		out = append(out, Finding{File: file, Line: line, Rule: 1, Key: key,
+			Message: fmt.Sprintf("team role %s is held by nobody in Ripcord: an admin gives it with `ripcord user set-team-roles EMAIL %s ...`, or name a role someone holds", role, role)})
+	}
+	for _, name := range slices.Sorted(maps.Keys(rbs)) {
+		rb := rbs[name]
+		for i, s := range rb.Steps {
+			check(name, s.Line, fmt.Sprintf("steps[%d].role", i), s.Role)
+		}
+		for i, l := range rb.Rollback {
+			for _, w := range l.Who {
+				check(name, l.Line, fmt.Sprintf("rollback[%d].who", i), w)
+			}
+		}
+	}
+	if gate != nil {
+		for i, it := range gate.Items {
+			for _, r := range append(append([]string{}, it.Roles...), it.Who...) {
+				check(gateName, it.Line, fmt.Sprintf("items[%d]", i), r)
+			}
+		}
+	}
+	return out
+}

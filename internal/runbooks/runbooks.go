@@ -33,18 +33,23 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives operational logs. Default slog.Default().
 	Logger *slog.Logger
+	// TeamRoles lists the team roles users hold, for the push-time rule
+	// that someone holds every role a runbook names. Default: none, and
+	// the rule is not applied.
+	TeamRoles func(ctx context.Context) ([]string, error)
 }
 
 // Service stores, lists and renders runbooks.
 type Service struct {
-	store  storage.Store
-	now    func() time.Time
-	logger *slog.Logger
+	store     storage.Store
+	now       func() time.Time
+	logger    *slog.Logger
+	teamRoles func(ctx context.Context) ([]string, error)
 }
 
 // New builds the service.
 func New(cfg Config) *Service {
-	s := &Service{store: cfg.Store, now: cfg.Now, logger: cmp.Or(cfg.Logger, slog.Default())}
+	s := &Service{store: cfg.Store, now: cfg.Now, logger: cmp.Or(cfg.Logger, slog.Default()), teamRoles: cfg.TeamRoles}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -156,7 +161,15 @@ func (s *Service) Push(ctx context.Context, appName string, p PushParams) (*Push
 	if err != nil {
 		return nil, err
 	}
-	rbs, gateFile, err := parseFiles(appName, p.Files)
+	var held func(string) bool
+	if s.teamRoles != nil {
+		roles, err := s.teamRoles(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("push runbooks of %s: team roles: %w", appName, err)
+		}
+		held = func(r string) bool { return slices.Contains(roles, r) }
+	}
+	rbs, gateFile, err := parseFiles(appName, p.Files, held)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +271,7 @@ type gateContent struct {
 
 // parseFiles lints every pushed file, alone and together, and returns the
 // runbooks by file name and the gate file; any finding refuses the push.
-func parseFiles(app string, files []File) (map[string]parsedRunbook, *gateContent, error) {
+func parseFiles(app string, files []File, held func(role string) bool) (map[string]parsedRunbook, *gateContent, error) {
 	rbs := map[string]parsedRunbook{}
 	set := map[string]*runbook.Runbook{}
 	var findings []runbook.Finding
@@ -293,6 +306,9 @@ func parseFiles(app string, files []File) (map[string]parsedRunbook, *gateConten
 	findings = append(findings, runbook.LintSet(set)...)
 	if len(findings) == 0 {
 		findings = append(findings, runbook.LintPush(app, set, gateName, gate)...)
+	}
+	if len(findings) == 0 && held != nil {
+		findings = append(findings, runbook.LintRolesHeld(set, gateName, gate, held)...)
 	}
 	if len(findings) > 0 {
 		lines := make([]string, len(findings))
