@@ -297,3 +297,18 @@ func (s *Queries) TriggerFiringDelete(ctx context.Context, f storage.TriggerFiri
 	}
 	return nil
 }
+
+// TriggerFiringList returns a release's firings on a platform.
+func (s *Queries) TriggerFiringList(ctx context.Context, appID int64, platform, version string) ([]storage.TriggerFiring, error) {
+	rows, err := s.q.Query(ctx, `SELECT app_id, platform, version, runbook_id, trigger_id, fired_at, incident_id FROM trigger_firings
+		WHERE app_id = $1 AND platform = $2 AND version = $3 ORDER BY runbook_id, trigger_id`, appID, platform, version)
+	if err != nil {
+		return nil, fmt.Errorf("list trigger firings of release %s: %w", version, s.err(err))
+	}
+	return collect(rows, func(r Row) (storage.TriggerFiring, error) {
+		var f storage.TriggerFiring
+		err := r.Scan(&f.AppID, &f.Platform, &f.Version, &f.RunbookID, &f.TriggerID, &f.FiredAt, &f.IncidentID)
+		f.FiredAt = f.FiredAt.UTC()
+		return f, err
+	}, s, "list trigger firings")
+}

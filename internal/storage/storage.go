@@ -181,6 +181,9 @@ type Queries interface {
 	// GateDecisionLatest returns a release's newest gate decision, or
 	// ErrNotFound.
 	GateDecisionLatest(ctx context.Context, appID int64, version string) (*GateDecision, error)
+	// TriggerFiringList returns the triggers that fired for a release on a
+	// platform.
+	TriggerFiringList(ctx context.Context, appID int64, platform, version string) ([]TriggerFiring, error)
 }
 
 // Tx is a read-write transaction.

@@ -80,6 +80,16 @@ func (w *Watcher) Observe(ctx context.Context, app *ripcord.App, platform ripcor
 	if err != nil {
 		return nil, err
 	}
+	// A trigger that already fired for the release is not evaluated again:
+	// the steady state of a bad release costs one read per ingest.
+	fired, err := w.store.TriggerFiringList(ctx, app.ID, string(platform), version)
+	if err != nil {
+		return nil, err
+	}
+	done := map[string]bool{}
+	for _, f := range fired {
+		done[f.RunbookID+"\x00"+f.TriggerID] = true
+	}
 	var out []Firing
 	for i := range cur {
 		rb, findings := runbook.Parse(".ripcord/runbooks/"+cur[i].RunbookID+".md", []byte(cur[i].Content))
@@ -87,6 +97,9 @@ func (w *Watcher) Observe(ctx context.Context, app *ripcord.App, platform ripcor
 			continue // pushes are linted; an old stored version that no longer lints is not watched
 		}
 		for _, t := range rb.Triggers {
+			if done[rb.ID+"\x00"+t.ID] {
+				continue
+			}
 			f, err := w.observe(ctx, app, platform, version, end, rb, t)
 			if err != nil {
 				return out, err

@@ -154,6 +154,12 @@ func testRunbooks(t *testing.T, h Harness) {
 	require.Equal(t, 1, won)
 	f.IncidentID = 7
 	inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.TriggerFiringSetIncident(ctx, f) })
+	fs, err := s.TriggerFiringList(ctx, shop.ID, "android", "1.2.0")
+	require.NoError(t, err)
+	require.Equal(t, []storage.TriggerFiring{f}, fs)
+	fs, err = s.TriggerFiringList(ctx, shop.ID, "ios", "1.2.0")
+	require.NoError(t, err)
+	require.Empty(t, fs)
 	inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.TriggerFiringDelete(ctx, f) })
 	var again bool
 	inTx(t, s, func(ctx context.Context, tx storage.Tx) (err error) { again, err = tx.TriggerFiringClaim(ctx, f); return err })
