@@ -96,6 +96,10 @@ type Options struct {
 	// httpapi.DefaultSentryBurst; a negative rate means unlimited.
 	SentryRate  float64
 	SentryBurst int
+	// StorePollInterval is how often background jobs read a changing
+	// store state (App Store processing and review). Default the
+	// connectors' own; the demo's fast clock wants about a second.
+	StorePollInterval time.Duration
 	// Incidents opens the incident when a runbook trigger fires. Default:
 	// none (firings are logged and audited only).
 	Incidents triggers.IncidentOpener
@@ -168,7 +172,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	workers := river.NewWorkers()
 	periodic, err := jobs.Register(workers, jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now, CredentialsExpiring: expiring,
 		Credentials: d.Credentials, PlayURL: cfg.Stores.GooglePlayURL,
-		AppStoreURL: cfg.Stores.AppStoreConnectURL})
+		AppStoreURL: cfg.Stores.AppStoreConnectURL, AppStorePollInterval: opts.StorePollInterval})
 	if err != nil {
 		return nil, err
 	}

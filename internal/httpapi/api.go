@@ -40,6 +40,10 @@ type Catalog interface {
 type Access interface {
 	Authenticate(ctx context.Context, secret string) (ripcord.Actor, error)
 	TokenCreate(ctx context.Context, name string, role ripcord.Role) (string, *ripcord.Token, error)
+	TokenCreateForUser(ctx context.Context, name string, role ripcord.Role, email string) (string, *ripcord.Token, error)
+	UserCreate(ctx context.Context, p access.UserParams) (*ripcord.User, error)
+	UserList(ctx context.Context) ([]*ripcord.User, error)
+	UserSetTeamRoles(ctx context.Context, email string, roles []string) (*ripcord.User, error)
 	TokenList(ctx context.Context) ([]*ripcord.Token, error)
 	TokenRevoke(ctx context.Context, name string) (*ripcord.Token, error)
 	AuditVerify(ctx context.Context) (*access.AuditReport, error)
@@ -202,6 +206,9 @@ func (h *handler) routes() []route {
 		{method: "GET", pattern: "/api/v1/tokens", role: ripcord.RoleAdmin, fn: h.tokenList},
 		{method: "POST", pattern: "/api/v1/tokens", role: ripcord.RoleAdmin, fn: h.tokenCreate},
 		{method: "DELETE", pattern: "/api/v1/tokens/{name}", role: ripcord.RoleAdmin, fn: h.tokenRevoke},
+		{method: "GET", pattern: "/api/v1/users", role: ripcord.RoleAdmin, fn: h.userList},
+		{method: "POST", pattern: "/api/v1/users", role: ripcord.RoleAdmin, fn: h.userCreate},
+		{method: "PUT", pattern: "/api/v1/users/{email}/team-roles", role: ripcord.RoleAdmin, fn: h.userSetTeamRoles},
 		{method: "GET", pattern: "/api/v1/audit", role: ripcord.RoleViewer, fn: h.auditList},
 		{method: "GET", pattern: "/api/v1/audit/verify", role: ripcord.RoleViewer, fn: h.auditVerify},
 		// Runbooks as code, rehearsals and the go/no-go gate (issue #10).

@@ -77,12 +77,51 @@ type Token struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	User       string     `json:"user,omitempty"` // email of the person it acts as
 }
 
 // TokenCreateRequest issues a token.
 type TokenCreateRequest struct {
 	Name string `json:"name"`
 	Role string `json:"role"`
+	// User binds the token to the person with this email: it then acts
+	// as them, with at most their role.
+	User string `json:"user,omitempty"`
+}
+
+// User is a person on the wire; never their password.
+type User struct {
+	Email     string    `json:"email"`
+	Name      string    `json:"name,omitempty"`
+	Role      string    `json:"role"`
+	TeamRoles []string  `json:"team_roles"`
+	Disabled  bool      `json:"disabled"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// UserCreateRequest adds a person. Password may be left out for people who
+// sign in through OIDC only.
+type UserCreateRequest struct {
+	Email     string   `json:"email"`
+	Name      string   `json:"name,omitempty"`
+	Role      string   `json:"role"`
+	TeamRoles []string `json:"team_roles,omitempty"`
+	Password  string   `json:"password,omitempty"`
+}
+
+// UserTeamRolesRequest replaces a person's team roles.
+type UserTeamRolesRequest struct {
+	TeamRoles []string `json:"team_roles"`
+}
+
+// NewUser converts a domain user to the wire.
+func NewUser(u *ripcord.User) User {
+	teams := u.TeamRoles
+	if teams == nil {
+		teams = []string{}
+	}
+	return User{Email: u.Email, Name: u.Name, Role: string(u.Role), TeamRoles: teams, Disabled: u.Disabled, CreatedBy: u.CreatedBy, CreatedAt: u.CreatedAt}
 }
 
 // TokenCreated is the one response that carries a token's secret.

@@ -42,6 +42,10 @@ type Deps struct {
 	// AppStoreHTTPClient carries App Store Connect requests. Default: the
 	// client's.
 	AppStoreHTTPClient *http.Client
+	// AppStorePollInterval is the wait between reads of a changing App
+	// Store state (build processing, review). Default the connector's
+	// (30 s); the demo, whose store clock runs fast, polls every second.
+	AppStorePollInterval time.Duration
 	// WorkDir holds temporary artifacts while re-signing. Default
 	// os.TempDir().
 	WorkDir string

@@ -113,6 +113,13 @@ type Queries interface {
 	TokenGetByName(ctx context.Context, name string) (*ripcord.Token, error)
 	TokenList(ctx context.Context) ([]*ripcord.Token, error)
 
+	// UserGetByEmail finds a user by normalised email, or ErrNotFound.
+	UserGetByEmail(ctx context.Context, email string) (*User, error)
+	// UserGetByID finds a user by ID, or ErrNotFound.
+	UserGetByID(ctx context.Context, id int64) (*User, error)
+	// UserList lists users ordered by email.
+	UserList(ctx context.Context) ([]*User, error)
+
 	// AuditList returns entries with Seq > AfterSeq in order, at most Limit.
 	AuditList(ctx context.Context, p AuditListParams) ([]ripcord.AuditEntry, error)
 	// AuditHead returns the newest entry's sequence number and hash (0, ""
@@ -211,6 +218,13 @@ type Tx interface {
 	// TokenTouch records that a token was used.
 	TokenTouch(ctx context.Context, id int64, at time.Time) error
 
+	// UserCreate inserts u, setting its ID. ErrConflict when the email is
+	// taken.
+	UserCreate(ctx context.Context, u *User) error
+	// UserUpdate stores u's name, role, team roles, password hash,
+	// disabled flag and update time; ErrNotFound when it does not exist.
+	UserUpdate(ctx context.Context, u *User) error
+
 	// AuditAppend links e to the chain (setting Seq, PrevHash and Hash) and
 	// stores it. Concurrent transactions append one after the other.
 	AuditAppend(ctx context.Context, e *ripcord.AuditEntry) error
@@ -294,6 +308,13 @@ type Tx interface {
 
 	// JobInsert enqueues a job that runs only if the transaction commits.
 	JobInsert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+}
+
+// User is a person as stored: the domain user and the hash of their
+// password, which only the access service reads.
+type User struct {
+	ripcord.User
+	PasswordHash string // argon2id PHC string; "" when the user has no password
 }
 
 // BuildIdentityParams names a build by its store identity.

@@ -35,6 +35,7 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("Builds", func(t *testing.T) { t.Parallel(); testBuilds(t, h) })
 	t.Run("Releases", func(t *testing.T) { t.Parallel(); testReleases(t, h) })
 	t.Run("Tokens", func(t *testing.T) { t.Parallel(); testTokens(t, h) })
+	t.Run("Users", func(t *testing.T) { t.Parallel(); testUsers(t, h) })
 	t.Run("Audit", func(t *testing.T) { t.Parallel(); testAudit(t, h) })
 	t.Run("AuditConcurrent", func(t *testing.T) { t.Parallel(); testAuditConcurrent(t, h) })
 	t.Run("AuditTamper", func(t *testing.T) { t.Parallel(); testAuditTamper(t, h) })
