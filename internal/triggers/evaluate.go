@@ -87,7 +87,7 @@ func Evaluate(t runbook.Trigger, windows []Window) Result {
 		verb = "did not fire"
 	}
 	res.Sentence = fmt.Sprintf("trigger %s %s: %s %s %s over %s for %d consecutive window(s) (min volume %d); last windows: %s",
-		t.ID, verb, signalName(t), t.Op, t.Threshold, t.Window, need, t.MinVolume, strings.Join(vals, ", "))
+		t.ID, verb, signalName(t), t.Op, t.Threshold, shortDur(t.Window), need, t.MinVolume, strings.Join(vals, ", "))
 	return res
 }
 
@@ -123,4 +123,16 @@ func compare(v float64, op string, threshold float64) bool {
 		return v <= threshold
 	}
 	return false
+}
+
+// shortDur writes 1m rather than 1m0s.
+func shortDur(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
