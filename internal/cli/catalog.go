@@ -290,6 +290,7 @@ func (c *CLI) releaseCmd() *cobra.Command {
 								m.DataThrough.Format(time.DateTime), m.Decision.Sentence)
 						}
 					}
+					printHealthSources(w, rep)
 				})
 			})
 		}}
@@ -335,11 +336,13 @@ func (c *CLI) releaseCmd() *cobra.Command {
 					if rb.StoreRef != "" {
 						fmt.Fprintf(w, "STORE\t%s\n", rb.StoreRef)
 					}
+					printRollbackStoreVersion(w, rb)
 				})
 			})
 		}}
 	rollbackBuild.Flags().BoolVar(&prepare, "prepare", false, "queue its preparation (once; a preparation already queued or running is not repeated)")
 	rollbackBuild.Flags().StringVar(&rbPlatform, "platform", "", "android (default) or ios")
+	rollbackBuild.AddCommand(c.rollbackWithdrawCmd())
 	cmd.AddCommand(create, list, show, healthCmd, rollbackBuild,
 		c.rolloutCmd("halt", "Halt a release's staged rollout on Google Play: no more new installs (release-manager)"),
 		c.rolloutCmd("resume", "Resume a halted rollout at the fraction it was halted at (release-manager)"),

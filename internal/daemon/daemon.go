@@ -29,7 +29,9 @@ import (
 	"github.com/ripcordhq/ripcord/internal/gate"
 	"github.com/ripcordhq/ripcord/internal/healthwatch"
 	"github.com/ripcordhq/ripcord/internal/httpapi"
+	"github.com/ripcordhq/ripcord/internal/incident"
 	"github.com/ripcordhq/ripcord/internal/jobs"
+	"github.com/ripcordhq/ripcord/internal/notify"
 	"github.com/ripcordhq/ripcord/internal/postgres"
 	"github.com/ripcordhq/ripcord/internal/rehearsal"
 	"github.com/ripcordhq/ripcord/internal/rollout"
@@ -75,6 +77,10 @@ type Daemon struct {
 	server   *http.Server
 	listener net.Listener
 
+	// Incidents records incidents; Notify queues their alerts.
+	Incidents *incident.Service
+	Notify    *notify.Notifier
+	now       func() time.Time
 	// Runbooks, Rehearsals, Gate and Triggers are runbooks as code, their
 	// rehearsals, the go/no-go gate (the rollout flow asks Gate.GoRecorded
 	// before a production rollout) and the runbook trigger watcher.
@@ -96,6 +102,9 @@ type Options struct {
 	// httpapi.DefaultSentryBurst; a negative rate means unlimited.
 	SentryRate  float64
 	SentryBurst int
+	// NotifyRetryBase is the first retry delay of alert deliveries.
+	// Default notify's (10 s); tests shorten it.
+	NotifyRetryBase time.Duration
 	// StorePollInterval is how often background jobs read a changing
 	// store state (App Store processing and review). Default the
 	// connectors' own; the demo's fast clock wants about a second.
@@ -160,12 +169,15 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	// Health verdicts act through the rollout service, so health comes
 	// after it.
 	d.auto = newAutoActor(d.Store, d.Rollout, cfg.Health.AutoRollbackApps, logger)
-	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: d.auto.onVerdict})
+	if err := d.openIncidents(cfg, opts); err != nil {
+		return nil, err
+	}
+	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: fanOut(d.auto.onVerdict, d.incidentVerdict)})
 
-	d.Runbooks = runbooks.New(runbooks.Config{Store: d.Store, Now: opts.Now, Logger: logger})
+	d.Runbooks = runbooks.New(runbooks.Config{Store: d.Store, Now: opts.Now, Logger: logger, TeamRoles: d.teamRolesHeld})
 	d.Rehearsals = rehearsal.New(rehearsal.Config{Store: d.Store, Now: opts.Now, Logger: logger})
 	d.Gate = gate.New(gate.Config{Store: d.Store, Now: opts.Now, Logger: logger})
-	d.Triggers = triggers.New(triggers.Config{Store: d.Store, Incidents: opts.Incidents, Now: opts.Now, Logger: logger})
+	d.Triggers = triggers.New(triggers.Config{Store: d.Store, Incidents: d.triggerIncidents(opts), Now: opts.Now, Logger: logger})
 
 	d.registry = prometheus.NewRegistry()
 	expiring := jobs.NewCredentialsExpiringGauge()
@@ -176,6 +188,11 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	if err != nil {
 		return nil, err
 	}
+	more, err := d.registerIncidentJobs(workers)
+	if err != nil {
+		return nil, err
+	}
+	periodic = append(periodic, more...)
 	d.jobs, err = d.Store.NewJobClient(&river.Config{
 		Logger:       logger,
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},
@@ -196,11 +213,17 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	info.WithLabelValues(bi.Version, bi.Revision, bi.GoVersion, d.Store.Dialect()).Set(1)
 	d.registry.MustRegister(info, &jobCollector{store: d.Store, logger: logger})
 
+	// iOS rollback withdrawal (helper ios).
+	if rbs.withdraw, err = newWithdrawer(jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now, Credentials: d.Credentials,
+		AppStoreURL: cfg.Stores.AppStoreConnectURL, AppStorePollInterval: opts.StorePollInterval}); err != nil {
+		return nil, err
+	}
 	d.handler = httpapi.NewHandler(httpapi.Config{
 		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.healthAPI(opts), Credentials: d.Credentials, Rollbacks: rbs, Rollouts: d.Rollout, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
 		SentryRate: opts.SentryRate, SentryBurst: opts.SentryBurst, Now: opts.Now,
-		Runbooks: d.Runbooks, Rehearsals: d.Rehearsals, Gate: d.Gate,
+		Incidents: d.Incidents,
+		Runbooks:  d.Runbooks, Rehearsals: d.Rehearsals, Gate: d.Gate,
 	})
 	return d, nil
 }

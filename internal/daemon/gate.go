@@ -8,6 +8,7 @@ import (
 	"github.com/ripcordhq/ripcord"
 	"github.com/ripcordhq/ripcord/internal/healthwatch"
 	"github.com/ripcordhq/ripcord/internal/httpapi"
+	"github.com/ripcordhq/ripcord/internal/incident"
 	"github.com/ripcordhq/ripcord/internal/sentry"
 	"github.com/ripcordhq/ripcord/internal/storage"
 	"github.com/ripcordhq/ripcord/internal/triggers"
@@ -101,4 +102,42 @@ func (d *Daemon) healthAPI(opts Options) httpapi.Health {
 		now = time.Now
 	}
 	return triggerHealth{Health: d.Health, store: d.Store, watcher: d.Triggers, now: now, logger: d.logger}
+}
+
+// runbookIncidents opens the incidents service's incidents for runbook
+// triggers: trigger "runbook:<runbook>/<trigger>", the decision sentence
+// led by the trigger as written, the runbook attached.
+type runbookIncidents struct{ svc *incident.Service }
+
+func (r runbookIncidents) Open(ctx context.Context, p triggers.IncidentParams) (int64, error) {
+	return r.svc.Open(ctx, incident.IncidentParams{App: p.App, Version: p.Version, Platform: p.Platform,
+		Trigger: "runbook:" + p.RunbookID + "/" + p.TriggerID, Decision: p.Trigger + ". " + p.Decision, RunbookID: p.RunbookID})
+}
+
+// triggerIncidents is the opener runbook triggers use: the one given in
+// the options (tests), else the incidents service.
+func (d *Daemon) triggerIncidents(opts Options) triggers.IncidentOpener {
+	if opts.Incidents != nil {
+		return opts.Incidents
+	}
+	if d.Incidents != nil {
+		return runbookIncidents{d.Incidents}
+	}
+	return nil
+}
+
+// teamRolesHeld lists the team roles active users hold, for the push-time
+// rule that someone holds every role a runbook names.
+func (d *Daemon) teamRolesHeld(ctx context.Context) ([]string, error) {
+	users, err := d.Store.UserList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, u := range users {
+		if !u.Disabled {
+			out = append(out, u.TeamRoles...)
+		}
+	}
+	return out, nil
 }

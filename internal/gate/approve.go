@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ripcordhq/ripcord"
+	"github.com/ripcordhq/ripcord/internal/runbook"
 	"github.com/ripcordhq/ripcord/internal/storage"
 )
 
@@ -48,7 +49,7 @@ func (s *Service) Approve(ctx context.Context, appName, version, itemID, evidenc
 		if g == nil {
 			return ripcord.Errorf(ripcord.ENOTFOUND, "app %s has no gate file: push .ripcord/gate.yaml with `ripcord runbook push`", appName)
 		}
-		i := slices.IndexFunc(g.Items, func(it runbookItem) bool { return it.ID == itemID })
+		i := slices.IndexFunc(g.Items, func(it runbook.GateItem) bool { return it.ID == itemID })
 		if i < 0 {
 			var ids []string
 			for _, it := range g.Items {

@@ -65,13 +65,13 @@ func evaluate(ctx context.Context, q storage.Queries, app *ripcord.App, rel *rip
 
 // evaluation caches what several items read.
 type evaluation struct {
-	q         storage.Queries
-	app       *ripcord.App
-	rel       *ripcord.Release
-	touched   []touchedRunbook
-	changes   *storage.ReleaseChanges
-	loaded    bool
-	approved  []storage.GateApproval
+	q        storage.Queries
+	app      *ripcord.App
+	rel      *ripcord.Release
+	touched  []touchedRunbook
+	changes  *storage.ReleaseChanges
+	loaded   bool
+	approved []storage.GateApproval
 }
 
 type touchedRunbook struct {

@@ -368,3 +368,35 @@ func TestPushNeedsRolesHeld(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// TestApprovalsNeedTeamRoles: an approvals item needs one approval per
+// listed team role, each from a person holding it.
+func TestApprovalsNeedTeamRoles(t *testing.T) {
+	t.Parallel()
+	databases(t, func(t *testing.T, s storage.Store) {
+		b := setup(t, s)
+		gateFile := "apiVersion: ripcord/v1\nkind: Gate\napp: learner-app\nitems:\n  - id: approvals\n    check: approvals\n    roles: [release-manager, qa-lead]\n"
+		_, err := b.runbooks.Push(b.ci, "learner-app", runbooks.PushParams{GitSHA: "0123456789abcdef", Files: []runbooks.File{
+			{Path: "runbooks/exam-submit.md", Content: read(t, "exam-submit.md")}, {Path: "gate.yaml", Content: gateFile}}})
+		require.NoError(t, err)
+		person := func(email string, roles ...string) context.Context {
+			return ripcord.NewContextWithActor(context.Background(), ripcord.Actor{Name: "user:" + email, Role: ripcord.RoleViewer, TeamRoles: roles})
+		}
+		_, err = b.gate.Approve(b.ci, "learner-app", "1.0.0", "approvals", "")
+		require.Equal(t, ripcord.EFORBIDDEN, ripcord.ErrorCode(err), "a service token holds no team role: %v", err)
+		as, err := b.gate.Approve(person("qa@example.com", "qa-lead", "oncall-mobile"), "learner-app", "1.0.0", "approvals", "")
+		require.NoError(t, err)
+		require.Len(t, as, 1)
+		require.Equal(t, "qa-lead", as[0].Role)
+		d, err := b.gate.Check(b.ci, "learner-app", "1.0.0")
+		require.NoError(t, err)
+		require.False(t, d.Go)
+		require.Contains(t, d.Items[0].Evidence[0], "release-manager: no approval yet")
+		require.Contains(t, d.Items[0].Evidence[1], "qa-lead: approved by user:qa@example.com")
+		_, err = b.gate.Approve(person("rm@example.com", "release-manager"), "learner-app", "1.0.0", "approvals", "")
+		require.NoError(t, err)
+		d, err = b.gate.Check(b.ci, "learner-app", "1.0.0")
+		require.NoError(t, err)
+		require.True(t, d.Go, "%+v", d.Items)
+	})
+}

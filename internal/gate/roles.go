@@ -1,11 +1,7 @@
 package gate
 
-import (
-	"github.com/ripcordhq/ripcord"
-	"github.com/ripcordhq/ripcord/internal/runbook"
-)
+import "github.com/ripcordhq/ripcord"
 
-type runbookItem = runbook.GateItem
-
-// actorTeamRoles returns the team roles the actor holds.
-func actorTeamRoles(a ripcord.Actor) []string { return nil }
+// actorTeamRoles returns the team roles the actor holds: a user's (or a
+// token bound to a user) tags; none for service tokens and local actors.
+func actorTeamRoles(a ripcord.Actor) []string { return a.TeamRoles }

@@ -78,6 +78,10 @@ type Rollbacks interface {
 	// RollbackBuildPrepare queues (once) the preparation of a target
 	// release's rollback build and returns its current state.
 	RollbackBuildPrepare(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.RollbackBuild, error)
+	// RollbackBuildWithdraw withdraws a target's iOS rollback from the App
+	// Store on purpose (its version deleted so the next one can be
+	// created) and returns it as recorded. (helper ios)
+	RollbackBuildWithdraw(ctx context.Context, app, version string) (*ripcord.RollbackBuild, error)
 }
 
 // Rollouts acts on a release's rollout in the store. Each returns the
@@ -129,6 +133,8 @@ type Config struct {
 	// Logger is the request logger. Default slog.Default().
 	Logger *slog.Logger
 
+	// Incidents opens, lists, shows and resolves incidents. Required.
+	Incidents Incidents
 	// Runbooks, Rehearsals and Gate serve runbooks as code, rehearsals and
 	// the go/no-go gate (issue #10). Required.
 	Runbooks   Runbooks
@@ -155,6 +161,9 @@ type handler struct {
 	ingest         *ingestMetrics
 	limiter        *rateLimiter
 	gatherer       prometheus.Gatherer
+	now            func() time.Time // the clock of reports that say "for 5h 12m"
+
+	incidents Incidents
 }
 
 // authMode says how a route authenticates its caller.
@@ -198,6 +207,7 @@ func (h *handler) routes() []route {
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/health", role: ripcord.RoleViewer, fn: h.releaseHealth},
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build", role: ripcord.RoleViewer, fn: h.rollbackBuildGet},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build", role: ripcord.RoleReleaseManager, fn: h.rollbackBuildPrepare},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build/withdraw", role: ripcord.RoleReleaseManager, fn: h.rollbackBuildWithdraw},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/halt", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Halt)},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/resume", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Resume)},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Rollback)},
@@ -211,6 +221,10 @@ func (h *handler) routes() []route {
 		{method: "PUT", pattern: "/api/v1/users/{email}/team-roles", role: ripcord.RoleAdmin, fn: h.userSetTeamRoles},
 		{method: "GET", pattern: "/api/v1/audit", role: ripcord.RoleViewer, fn: h.auditList},
 		{method: "GET", pattern: "/api/v1/audit/verify", role: ripcord.RoleViewer, fn: h.auditVerify},
+		{method: "GET", pattern: "/api/v1/incidents", role: ripcord.RoleViewer, fn: h.incidentList},
+		{method: "POST", pattern: "/api/v1/incidents", role: ripcord.RoleEngineer, fn: h.incidentOpen},
+		{method: "GET", pattern: "/api/v1/incidents/{id}", role: ripcord.RoleViewer, fn: h.incidentGet},
+		{method: "POST", pattern: "/api/v1/incidents/{id}/resolve", role: ripcord.RoleReleaseManager, fn: h.incidentResolve},
 		// Runbooks as code, rehearsals and the go/no-go gate (issue #10).
 		{method: "POST", pattern: "/api/v1/apps/{app}/runbooks/push", role: ripcord.RoleEngineer, fn: h.runbookPush},
 		{method: "GET", pattern: "/api/v1/apps/{app}/runbooks", role: ripcord.RoleViewer, fn: h.runbookList},
@@ -246,6 +260,10 @@ func NewHandler(cfg Config) http.Handler {
 		ingest:         newIngestMetrics(cfg.Registry),
 		gatherer:       cfg.Registry,
 	}
+	if h.now = cfg.Now; h.now == nil {
+		h.now = time.Now
+	}
+	h.incidents = cfg.Incidents
 	h.runbooks, h.rehearsals, h.gate = cfg.Runbooks, cfg.Rehearsals, cfg.Gate
 	h.limiter = &rateLimiter{rate: cmp.Or(cfg.SentryRate, DefaultSentryRate), burst: float64(max(1, cmp.Or(cfg.SentryBurst, DefaultSentryBurst))),
 		now: cfg.Now, buckets: map[int64]*tokenBucket{}}

@@ -207,6 +207,28 @@ type RollbackBuild struct {
 	// StoreRef says where the store holds it, e.g. "play:com.acme.shop/qa/121".
 	StoreRef  string     `json:"store_ref,omitempty"`
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+	// iOS: the rollback's own App Store version and its review (helper ios).
+	StoreVersionID    string     `json:"store_version_id,omitempty"`
+	StoreVersionState string     `json:"store_version_state,omitempty"`
+	ApprovedAt        *time.Time `json:"approved_at,omitempty"`
+	TargetReleasedAt  *time.Time `json:"target_released_at,omitempty"`
+	// Releasable says one click can release the rollback now (iOS: ready
+	// and approved; Android: ready).
+	Releasable bool `json:"releasable"`
+	// UnprotectedSince is when the released target last had no approved
+	// rollback, while that lasts; Protection says it in words.
+	UnprotectedSince *time.Time `json:"unprotected_since,omitempty"`
+	Protection       string     `json:"protection,omitempty"`
+	// Withdrawal says what withdrawing would do, for the confirmation.
+	Withdrawal string `json:"withdrawal,omitempty"`
+	// SupersededAt is set on a retired rollback shown until its fresh
+	// preparation has a row.
+	SupersededAt *time.Time `json:"superseded_at,omitempty"`
+}
+
+// RollbackWithdrawRequest confirms a withdrawal: it must say confirm true.
+type RollbackWithdrawRequest struct {
+	Confirm bool `json:"confirm"`
 }
 
 // NewRollbackBuild converts a domain rollback build to the wire.

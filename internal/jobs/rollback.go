@@ -104,6 +104,10 @@ func (w *PrepareRollbackWorker) Work(ctx context.Context, job *river.Job[Prepare
 		return err
 	}
 	w.deps.Logger.InfoContext(ctx, "rollback preparation ran", append(attrs, slog.String("state", string(rb.State)), slog.String("reason", rb.Reason))...)
+	if err := kickFollow(ctx, w.deps, a, rb); err != nil {
+		// The periodic rollback watch queues it anyway.
+		w.deps.Logger.WarnContext(ctx, "queue the rollback follow-up", append(attrs, slog.String("error", err.Error()))...)
+	}
 	return nil
 }
 

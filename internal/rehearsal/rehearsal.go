@@ -173,7 +173,9 @@ func (s *Service) Start(ctx context.Context, appName, runbookID, env string) (*R
 	return decode(appName, out)
 }
 
-func target(app string, id int64) string { return "app/" + app + "/rehearsals/" + strconv.FormatInt(id, 10) }
+func target(app string, id int64) string {
+	return "app/" + app + "/rehearsals/" + strconv.FormatInt(id, 10)
+}
 
 // Get returns a rehearsal of an app.
 func (s *Service) Get(ctx context.Context, appName string, id int64) (*Rehearsal, error) {

@@ -778,9 +778,26 @@ func sharedVersion(ctx context.Context, tx storage.Tx, app *ripcord.App, platfor
 		if other == platform {
 			continue
 		}
-		if rb, err := tx.RollbackBuildGet(ctx, app.ID, other, target); err == nil && rb.Version != "" {
+		if rb, err := tx.RollbackBuildGet(ctx, app.ID, other, target); err == nil && rb.Version != "" && !retiredHere(ctx, tx, app, platform, rb.Version) {
 			return rb.Version
 		}
 	}
 	return next
+}
+
+// retiredHere reports whether a retired (superseded) rollback of this
+// platform already used version: it was retired for a reason (a hotfix, a
+// live change, expired material), and the store may have seen it, so a
+// fresh preparation takes a new one even if the other platform keeps it.
+func retiredHere(ctx context.Context, tx storage.Tx, app *ripcord.App, platform ripcord.Platform, version string) bool {
+	old, err := tx.RollbackBuildList(ctx, storage.RollbackBuildListParams{AppID: app.ID, Platform: platform, Superseded: true})
+	if err != nil {
+		return true // when in doubt, do not share
+	}
+	for _, rb := range old {
+		if rb.Version == version {
+			return true
+		}
+	}
+	return false
 }

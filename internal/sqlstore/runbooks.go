@@ -19,13 +19,6 @@ func scanRunbookVersion(r Row) (storage.RunbookVersion, error) {
 	return v, err
 }
 
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // RunbookVersionCreate inserts a runbook version.
 func (s *Queries) RunbookVersionCreate(ctx context.Context, v *storage.RunbookVersion) error {
 	err := s.q.QueryRow(ctx, `INSERT INTO runbook_versions (app_id, runbook_id, flow, title, content, content_hash, git_sha, removed, confirmed, pushed_by, pushed_at)
@@ -116,18 +109,11 @@ func scanRehearsal(r Row) (storage.Rehearsal, error) {
 	return h, err
 }
 
-func nullTime(r *storage.Rehearsal) sql.NullTime {
-	if r.FinishedAt.IsZero() {
-		return sql.NullTime{}
-	}
-	return sql.NullTime{Time: r.FinishedAt.UTC(), Valid: true}
-}
-
 // RehearsalCreate inserts a rehearsal.
 func (s *Queries) RehearsalCreate(ctx context.Context, r *storage.Rehearsal) error {
 	err := s.q.QueryRow(ctx, `INSERT INTO rehearsals (app_id, runbook_version_id, runbook_id, content_hash, env, state, record, revision, outcome, result, started_by, started_at, finished_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
-		r.AppID, r.RunbookVersionID, r.RunbookID, r.ContentHash, r.Env, r.State, r.Record, r.Revision, r.Outcome, r.Result, r.StartedBy, r.StartedAt.UTC(), nullTime(r)).Scan(&r.ID)
+		r.AppID, r.RunbookVersionID, r.RunbookID, r.ContentHash, r.Env, r.State, r.Record, r.Revision, r.Outcome, r.Result, r.StartedBy, r.StartedAt.UTC(), nullTime(r.FinishedAt)).Scan(&r.ID)
 	if err != nil {
 		return fmt.Errorf("create rehearsal of runbook %s: %w", r.RunbookID, s.err(err))
 	}
@@ -137,7 +123,7 @@ func (s *Queries) RehearsalCreate(ctx context.Context, r *storage.Rehearsal) err
 // RehearsalUpdate writes r over the revision it was read at.
 func (s *Queries) RehearsalUpdate(ctx context.Context, r *storage.Rehearsal) error {
 	n, err := s.q.Exec(ctx, `UPDATE rehearsals SET state = $3, record = $4, outcome = $5, result = $6, finished_at = $7, revision = revision + 1
-		WHERE id = $1 AND revision = $2`, r.ID, r.Revision, r.State, r.Record, r.Outcome, r.Result, nullTime(r))
+		WHERE id = $1 AND revision = $2`, r.ID, r.Revision, r.State, r.Record, r.Outcome, r.Result, nullTime(r.FinishedAt))
 	if err != nil {
 		return fmt.Errorf("update rehearsal %d: %w", r.ID, s.err(err))
 	}

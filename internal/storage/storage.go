@@ -165,6 +165,28 @@ type Queries interface {
 	// oldest first.
 	BuildNumberReservationList(ctx context.Context, appID int64, platform ripcord.Platform) ([]BuildNumberReservation, error)
 
+	// iOS rollback versions and re-preparation (issue #7, helper ios).
+
+	// RollbackBuildList lists rollback builds matching p, oldest first:
+	// the current rows, or with p.Superseded the superseded ones.
+	RollbackBuildList(ctx context.Context, p RollbackBuildListParams) ([]*ripcord.RollbackBuild, error)
+	// Incidents and health pollers (issue #8, helper "incidents").
+
+	// IncidentGet returns an incident with its app's name, or ErrNotFound.
+	IncidentGet(ctx context.Context, id int64) (*ripcord.Incident, error)
+	// IncidentGetOpen returns the open incident of a release, platform and
+	// trigger, or ErrNotFound.
+	IncidentGetOpen(ctx context.Context, appID int64, version string, platform ripcord.Platform, trigger string) (*ripcord.Incident, error)
+	// IncidentList lists incidents newest first.
+	IncidentList(ctx context.Context, p IncidentListParams) ([]*ripcord.Incident, error)
+	// IncidentEventList returns an incident's own timeline, oldest first.
+	IncidentEventList(ctx context.Context, incidentID int64) ([]ripcord.IncidentEvent, error)
+	// PollerStatusList lists the pollers' status for an app (every app's
+	// when appID is 0), ordered by app, platform and source.
+	PollerStatusList(ctx context.Context, appID int64) ([]PollerStatus, error)
+	// PollerCursorList returns what a cumulative poller already added for
+	// an app on a platform.
+	PollerCursorList(ctx context.Context, source string, appID int64, platform ripcord.Platform) ([]PollerCursor, error)
 	// Runbooks, rehearsals and the release gate (issue #10).
 
 	// RunbookCurrentList returns each of an app's runbooks' newest version,
@@ -275,6 +297,11 @@ type Tx interface {
 	// ErrConflict when the app already has it reserved on that platform, so
 	// two transactions can never both take one number.
 	BuildNumberReserve(ctx context.Context, r BuildNumberReservation) error
+	// RollbackBuildSupersede marks a current rollback build superseded at
+	// the given time, so a fresh preparation for its target can be
+	// created; the row stays for provenance. ErrNotFound when no current
+	// row has that ID. (iOS rollback versions, helper ios.)
+	RollbackBuildSupersede(ctx context.Context, id int64, at time.Time) error
 
 	// Runbooks, rehearsals and the release gate (issue #10).
 
@@ -308,6 +335,56 @@ type Tx interface {
 
 	// JobInsert enqueues a job that runs only if the transaction commits.
 	JobInsert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+
+	// Incidents and health pollers (issue #8, helper "incidents").
+
+	// IncidentCreate inserts an open incident, setting its ID. ErrConflict
+	// when the release already has an open incident for the trigger.
+	IncidentCreate(ctx context.Context, in *ripcord.Incident) error
+	// IncidentResolve closes an open incident; ErrNotFound when no open
+	// incident has the ID.
+	IncidentResolve(ctx context.Context, id int64, at, mitigatedAt time.Time, by, summary string) error
+	// IncidentEventAppend adds an entry to an incident's timeline, setting
+	// its ID.
+	IncidentEventAppend(ctx context.Context, e *ripcord.IncidentEvent) error
+	// PollerStatusPut stores a poller's status (an upsert keyed by source,
+	// app and platform).
+	PollerStatusPut(ctx context.Context, st PollerStatus) error
+	// PollerCursorPut stores what a cumulative poller added so far for one
+	// release and metric (an upsert).
+	PollerCursorPut(ctx context.Context, c PollerCursor) error
+}
+
+// IncidentListParams filters an incident listing; zero fields match all.
+type IncidentListParams struct {
+	AppID    int64
+	OpenOnly bool // only incidents not resolved
+	Limit    int  // default 100
+}
+
+// PollerStatus is one health poller's state for an app on a platform.
+type PollerStatus struct {
+	Source            string // "sentry" or "play_vitals"
+	AppID             int64
+	App               string // the app's name, read with the status
+	Platform          ripcord.Platform
+	LastAttemptAt     time.Time // zero before the first poll
+	LastSuccessAt     time.Time // zero until a poll succeeded
+	DataThrough       time.Time // end of the newest data the source had
+	ConsecutiveErrors int64
+	LastError         string
+	AlertedAt         time.Time // when the outage alert went out; zero when none is pending
+}
+
+// PollerCursor is what a cumulative poller already added to one release's
+// metric.
+type PollerCursor struct {
+	Source   string
+	AppID    int64
+	Platform ripcord.Platform
+	Version  string
+	Metric   string
+	Counts   health.Counts
 }
 
 // User is a person as stored: the domain user and the hash of their
@@ -458,4 +535,14 @@ type BuildNumberReservation struct {
 	BuildNumber string
 	ReservedFor int64 // the rollback build's ID
 	CreatedAt   time.Time
+}
+
+// RollbackBuildListParams filters a rollback build listing; zero fields
+// match everything. (iOS rollback versions, helper ios.)
+type RollbackBuildListParams struct {
+	AppID         int64
+	Platform      ripcord.Platform
+	TargetVersion string
+	// Superseded lists superseded rows instead of current ones.
+	Superseded bool
 }

@@ -20,6 +20,7 @@ type IncidentParams struct {
 	Version   string
 	Platform  ripcord.Platform
 	Trigger   string // the trigger as written: "T1: flow_error_rate of exam-submit > 5% ..."
+	TriggerID string // the trigger's id in the runbook, e.g. "T1"
 	Decision  string // the sentence saying why it fired, with the windows' values
 	RunbookID string // the runbook attached to the incident
 }
@@ -151,7 +152,7 @@ func (w *Watcher) observe(ctx context.Context, app *ripcord.App, platform ripcor
 	if w.incidents == nil {
 		return firing, nil
 	}
-	id, err := w.incidents.Open(ctx, IncidentParams{App: app.Name, Version: version, Platform: platform, Trigger: t.ID + ": " + runbooks.TriggerText(t),
+	id, err := w.incidents.Open(ctx, IncidentParams{App: app.Name, Version: version, Platform: platform, Trigger: t.ID + ": " + runbooks.TriggerText(t), TriggerID: t.ID,
 		Decision: res.Sentence, RunbookID: rb.ID})
 	if err != nil {
 		derr := w.store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.TriggerFiringDelete(ctx, f) })

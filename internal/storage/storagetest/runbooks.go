@@ -46,7 +46,9 @@ func testRunbooks(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	require.Equal(t, []int64{a2.ID, a1.ID}, []int64{all[0].ID, all[1].ID})
 
-	inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.RunbookVersionConfirm(ctx, a2.ID, `{"flag":60}`) })
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) error {
+		return tx.RunbookVersionConfirm(ctx, a2.ID, `{"flag":60}`)
+	})
 	got, err := s.RunbookVersionGet(ctx, shop.ID, a2.ID)
 	require.NoError(t, err)
 	require.Equal(t, `{"flag":60}`, got.Confirmed)
@@ -162,6 +164,9 @@ func testRunbooks(t *testing.T, h Harness) {
 	require.Empty(t, fs)
 	inTx(t, s, func(ctx context.Context, tx storage.Tx) error { return tx.TriggerFiringDelete(ctx, f) })
 	var again bool
-	inTx(t, s, func(ctx context.Context, tx storage.Tx) (err error) { again, err = tx.TriggerFiringClaim(ctx, f); return err })
+	inTx(t, s, func(ctx context.Context, tx storage.Tx) (err error) {
+		again, err = tx.TriggerFiringClaim(ctx, f)
+		return err
+	})
 	require.True(t, again, "a forgotten firing can be claimed again")
 }

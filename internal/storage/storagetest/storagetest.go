@@ -51,7 +51,12 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("SentryDevicesAndEvents", func(t *testing.T) { t.Parallel(); testSentryDevicesAndEvents(t, h) })
 	t.Run("Credentials", func(t *testing.T) { t.Parallel(); testCredentials(t, h) })
 	t.Run("RollbackBuilds", func(t *testing.T) { t.Parallel(); testRollbackBuilds(t, h) })
+	t.Run("RollbackSupersede", func(t *testing.T) { t.Parallel(); testRollbackSupersede(t, h) })
+	t.Run("RollbackMigrationKeepsRows", func(t *testing.T) { t.Parallel(); testRollbackMigrationKeepsRows(t, h) })
 	t.Run("BuildNumberReservationsConcurrent", func(t *testing.T) { t.Parallel(); testBuildNumberReservationsConcurrent(t, h) })
+	t.Run("Incidents", func(t *testing.T) { t.Parallel(); testIncidents(t, h) })
+	t.Run("Pollers", func(t *testing.T) { t.Parallel(); testPollers(t, h) })
+	t.Run("IncidentsConcurrent", func(t *testing.T) { t.Parallel(); testIncidentsConcurrent(t, h) })
 	t.Run("Runbooks", func(t *testing.T) { t.Parallel(); testRunbooks(t, h) })
 }
 
