@@ -400,3 +400,47 @@ func TestApprovalsNeedTeamRoles(t *testing.T) {
 		require.True(t, d.Go, "%+v", d.Items)
 	})
 }
+
+// TestConcurrentMarksAreAllKept: marks of different levels sent at once
+// (two rehearsers, or a retrying dashboard) all end up recorded; a write
+// over a stale revision is redone, never lost.
+func TestConcurrentMarksAreAllKept(t *testing.T) {
+	t.Parallel()
+	databases(t, func(t *testing.T, s storage.Store) {
+		b := setup(t, s)
+		b.push(t, read(t, "exam-submit.md"))
+		r, err := b.rehearsals.Start(b.ana, "learner-app", "exam-submit", "staging")
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for _, level := range []string{"flag", "deploy", "migration", "data"} {
+			for range 2 { // each mark twice: the repeat changes nothing
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := b.rehearsals.RollbackStart(b.bob, "learner-app", r.ID, level)
+					errs <- err
+				}()
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		got, err := b.rehearsals.Get(b.ana, "learner-app", r.ID)
+		require.NoError(t, err)
+		for _, l := range got.Record.Levels {
+			require.NotNil(t, l.StartedAt, "level %s lost its start", l.Level)
+		}
+		entries, err := s.AuditList(context.Background(), storage.AuditListParams{})
+		require.NoError(t, err)
+		n := 0
+		for _, e := range entries {
+			if e.Action == "rehearsal.rollback_start" {
+				n++
+			}
+		}
+		require.Equal(t, 4, n, "a repeated mark is not audited twice")
+	})
+}

@@ -228,14 +228,15 @@ func (s *Service) load(ctx context.Context, q storage.Queries, appName string, i
 // mark applies change to a running rehearsal's record and stores it. The
 // change reports whether it changed anything: a repeated mark (a retried
 // request) changes nothing and is not audited again. A concurrent mark makes
-// the write conflict; mark then reads again and reapplies, a few times.
+// the write conflict; mark then reads again and reapplies (up to ten times:
+// each round, one of the racing writers wins).
 func (s *Service) mark(ctx context.Context, appName string, id int64, action string, change func(r *storage.Rehearsal, rec *Record, who string, now time.Time) (bool, error)) (*Rehearsal, error) {
 	if err := ripcord.Authorize(ctx, ripcord.RoleEngineer); err != nil {
 		return nil, err
 	}
 	var out *storage.Rehearsal
 	var err error
-	for attempt := 0; attempt < 5; attempt++ {
+	for attempt := 0; attempt < 10; attempt++ {
 		err = s.store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
 			_, r, err := s.load(ctx, tx, appName, id)
 			if err != nil {
