@@ -348,7 +348,8 @@ func (c *CLI) releaseCmd() *cobra.Command {
 		c.rolloutCmd("halt", "Stop a release's rollout: halt it on Google Play, pause the phased release on the App Store (release-manager)"),
 		c.rolloutCmd("resume", "Resume a halted or paused rollout where it stopped (release-manager)"),
 		c.rolloutCmd("rollback", "Roll a release back: release its ready rollback build to everyone (Play: one edit that also halts it; App Store: release the approved rollback version) (release-manager)"))
-	cmd.AddCommand(c.stageCmds()...) // staged rollouts
+	cmd.AddCommand(c.stageCmds()...)      // staged rollouts
+	cmd.AddCommand(c.releaseChangesCmd()) // what a release touches, for the gate
 	return cmd
 }
 

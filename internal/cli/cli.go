@@ -131,6 +131,7 @@ func (c *CLI) Root() *cobra.Command {
 		c.appCmd(), c.buildCmd(), c.releaseCmd(), c.tokenCmd(), c.userCmd(), c.auditCmd(), c.runbookCmd(), c.fakestoreCmd(), c.artifactCmd(),
 	)
 	root.AddCommand(c.incidentCmd())
+	root.AddCommand(c.rehearsalCmd(), c.gateCmd())
 	return root
 }
 

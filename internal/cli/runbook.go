@@ -15,7 +15,7 @@ import (
 )
 
 func (c *CLI) runbookCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "runbook", Short: "Lint runbooks kept in the app's repository (.ripcord/)"}
+	cmd := &cobra.Command{Use: "runbook", Short: "Lint, push and read runbooks kept in the app's repository (.ripcord/)"}
 	var format string
 	lint := &cobra.Command{
 		Use:   "lint [PATH...]",
@@ -69,7 +69,7 @@ func (c *CLI) runbookCmd() *cobra.Command {
 		fmt.Fprintf(c.env.Stdout, "%d file(s) lint clean\n", len(files))
 		return nil
 	}
-	cmd.AddCommand(lint)
+	cmd.AddCommand(lint, c.runbookPushCmd(), c.runbookListCmd(), c.runbookShowCmd(), c.runbookVersionsCmd())
 	return cmd
 }
 

@@ -26,16 +26,20 @@ import (
 	"github.com/ripcordhq/ripcord/internal/catalog"
 	"github.com/ripcordhq/ripcord/internal/config"
 	"github.com/ripcordhq/ripcord/internal/credentials"
+	"github.com/ripcordhq/ripcord/internal/gate"
 	"github.com/ripcordhq/ripcord/internal/healthwatch"
 	"github.com/ripcordhq/ripcord/internal/httpapi"
 	"github.com/ripcordhq/ripcord/internal/incident"
 	"github.com/ripcordhq/ripcord/internal/jobs"
 	"github.com/ripcordhq/ripcord/internal/notify"
 	"github.com/ripcordhq/ripcord/internal/postgres"
+	"github.com/ripcordhq/ripcord/internal/rehearsal"
 	"github.com/ripcordhq/ripcord/internal/rollout"
+	"github.com/ripcordhq/ripcord/internal/runbooks"
 	"github.com/ripcordhq/ripcord/internal/sqlite"
 	"github.com/ripcordhq/ripcord/internal/stages"
 	"github.com/ripcordhq/ripcord/internal/storage"
+	"github.com/ripcordhq/ripcord/internal/triggers"
 	"github.com/ripcordhq/ripcord/internal/web"
 )
 
@@ -82,6 +86,13 @@ type Daemon struct {
 	now       func() time.Time
 	// Stages submits, starts and advances staged rollouts.
 	Stages *stages.Service
+	// Runbooks, Rehearsals, Gate and Triggers are runbooks as code, their
+	// rehearsals, the go/no-go gate (the rollout flow asks Gate.GoRecorded
+	// before a production rollout) and the runbook trigger watcher.
+	Runbooks   *runbooks.Service
+	Rehearsals *rehearsal.Service
+	Gate       *gate.Service
+	Triggers   *triggers.Watcher
 }
 
 // Options are what Open takes beyond the configuration file's settings;
@@ -101,14 +112,13 @@ type Options struct {
 	// NotifyRetryBase is the first retry delay of alert deliveries.
 	// Default notify's (10 s); tests shorten it.
 	NotifyRetryBase time.Duration
-	// ReleaseGateOpen treats every release as having a go from the release
-	// gate, until the real gate is wired (tests, the demo). Default false:
-	// starts are refused with "no release gate configured".
-	ReleaseGateOpen bool
 	// StorePollInterval is how often background jobs read a changing
 	// store state (App Store processing and review). Default the
 	// connectors' own; the demo's fast clock wants about a second.
 	StorePollInterval time.Duration
+	// Incidents opens the incident when a runbook trigger fires. Default:
+	// none (firings are logged and audited only).
+	Incidents triggers.IncidentOpener
 }
 
 // Open builds the server's parts. It migrates the schema up unless
@@ -172,6 +182,11 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	}
 	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: fanOut(d.auto.onVerdict, d.incidentVerdict)})
 
+	d.Runbooks = runbooks.New(runbooks.Config{Store: d.Store, Now: opts.Now, Logger: logger, TeamRoles: d.teamRolesHeld})
+	d.Rehearsals = rehearsal.New(rehearsal.Config{Store: d.Store, Now: opts.Now, Logger: logger})
+	d.Gate = gate.New(gate.Config{Store: d.Store, Now: opts.Now, Logger: logger})
+	d.Triggers = triggers.New(triggers.Config{Store: d.Store, Incidents: d.triggerIncidents(opts), Now: opts.Now, Logger: logger})
+
 	if d.Stages, err = newStages(d, cfg, logger, opts); err != nil {
 		return nil, err
 	}
@@ -221,11 +236,12 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		return nil, err
 	}
 	d.handler = httpapi.NewHandler(httpapi.Config{
-		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Rollbacks: rbs, Rollouts: rolloutAPI{d.Rollout}, Ready: d.ready, Registry: d.registry,
+		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.healthAPI(opts), Credentials: d.Credentials, Rollbacks: rbs, Rollouts: rolloutAPI{d.Rollout}, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
 		SentryRate: opts.SentryRate, SentryBurst: opts.SentryBurst, Now: opts.Now,
 		Incidents: d.Incidents,
 		Stages:    d.Stages, // staged rollouts
+		Runbooks:  d.Runbooks, Rehearsals: d.Rehearsals, Gate: d.Gate,
 	})
 	if err := d.openWeb(ctx, rbs, d.handler, opts.Now); err != nil {
 		return nil, err

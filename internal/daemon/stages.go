@@ -14,23 +14,11 @@ import (
 	"github.com/ripcordhq/ripcord/internal/stages"
 )
 
-// noGate is the release gate until the real one (internal/gate) is wired:
-// it refuses every start, so nothing reaches users without a go, unless
-// Options.ReleaseGateOpen says every release has one (tests, the demo).
-type noGate struct{ open bool }
-
-func (g noGate) GoRecorded(_ context.Context, app, version string) error {
-	if g.open {
-		return nil
-	}
-	return ripcord.Errorf(ripcord.ECONFLICT, "no release gate configured, so %s %s has no recorded go; a rollout cannot start", app, version)
-}
-
 // newStages builds the staged-rollout service on the apps' stored store
 // credentials.
 func newStages(d *Daemon, cfg *config.Config, logger *slog.Logger, opts Options) (*stages.Service, error) {
 	return stages.New(stages.Config{
-		Store: d.Store, Artifacts: d.Artifacts, Gate: noGate{open: opts.ReleaseGateOpen}, Now: opts.Now, Logger: logger,
+		Store: d.Store, Artifacts: d.Artifacts, Gate: d.Gate, // no production rollout starts without a recorded go Now: opts.Now, Logger: logger,
 		Play: func(ctx context.Context, app *ripcord.App) (stages.Play, error) {
 			m, err := d.Credentials.Open(ctx, app.Name, credentials.KindPlayServiceAccount)
 			if err != nil {

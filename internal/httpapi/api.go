@@ -129,6 +129,11 @@ type Config struct {
 
 	// Incidents opens, lists, shows and resolves incidents. Required.
 	Incidents Incidents
+	// Runbooks, Rehearsals and Gate serve runbooks as code, rehearsals and
+	// the go/no-go gate (issue #10). Required.
+	Runbooks   Runbooks
+	Rehearsals Rehearsals
+	Gate       Gate
 }
 
 type handler struct {
@@ -140,6 +145,9 @@ type handler struct {
 	rollbacks      Rollbacks
 	rollouts       Rollouts
 	stages         Stages
+	runbooks       Runbooks
+	rehearsals     Rehearsals
+	gate           Gate
 	ready          Readiness
 	maxBody        int64
 	requestTimeout time.Duration
@@ -218,6 +226,25 @@ func (h *handler) routes() []route {
 		{method: "POST", pattern: "/api/v1/incidents", role: ripcord.RoleEngineer, fn: h.incidentOpen},
 		{method: "GET", pattern: "/api/v1/incidents/{id}", role: ripcord.RoleViewer, fn: h.incidentGet},
 		{method: "POST", pattern: "/api/v1/incidents/{id}/resolve", role: ripcord.RoleReleaseManager, fn: h.incidentResolve},
+		// Runbooks as code, rehearsals and the go/no-go gate (issue #10).
+		{method: "POST", pattern: "/api/v1/apps/{app}/runbooks/push", role: ripcord.RoleEngineer, fn: h.runbookPush},
+		{method: "GET", pattern: "/api/v1/apps/{app}/runbooks", role: ripcord.RoleViewer, fn: h.runbookList},
+		{method: "GET", pattern: "/api/v1/apps/{app}/runbooks/{id}", role: ripcord.RoleViewer, fn: h.runbookGet},
+		{method: "GET", pattern: "/api/v1/apps/{app}/runbooks/{id}/versions", role: ripcord.RoleViewer, fn: h.runbookVersions},
+		{method: "GET", pattern: "/api/v1/apps/{app}/runbooks/{id}/html", role: ripcord.RoleViewer, fn: h.runbookHTML},
+		{method: "POST", pattern: "/api/v1/apps/{app}/rehearsals", role: ripcord.RoleEngineer, fn: h.rehearsalStart},
+		{method: "GET", pattern: "/api/v1/apps/{app}/rehearsals", role: ripcord.RoleViewer, fn: h.rehearsalList},
+		{method: "GET", pattern: "/api/v1/apps/{app}/rehearsals/{id}", role: ripcord.RoleViewer, fn: h.rehearsalGet},
+		{method: "POST", pattern: "/api/v1/apps/{app}/rehearsals/{id}/steps/{n}/start", role: ripcord.RoleEngineer, fn: h.rehearsalStep(false)},
+		{method: "POST", pattern: "/api/v1/apps/{app}/rehearsals/{id}/steps/{n}/end", role: ripcord.RoleEngineer, fn: h.rehearsalStep(true)},
+		{method: "POST", pattern: "/api/v1/apps/{app}/rehearsals/{id}/rollback/{level}/start", role: ripcord.RoleEngineer, fn: h.rehearsalLevel(false)},
+		{method: "POST", pattern: "/api/v1/apps/{app}/rehearsals/{id}/rollback/{level}/end", role: ripcord.RoleEngineer, fn: h.rehearsalLevel(true)},
+		{method: "POST", pattern: "/api/v1/apps/{app}/rehearsals/{id}/finish", role: ripcord.RoleEngineer, fn: h.rehearsalFinish},
+		{method: "PUT", pattern: "/api/v1/apps/{app}/releases/{version}/changes", role: ripcord.RoleEngineer, fn: h.releaseChanges},
+		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/gate", role: ripcord.RoleViewer, fn: h.gateLatest},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/gate/check", role: ripcord.RoleEngineer, fn: h.gateCheck},
+		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/gate/approvals", role: ripcord.RoleViewer, fn: h.gateApprovals},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/gate/approvals", role: ripcord.RoleViewer, fn: h.gateApprove},
 	}
 }
 
@@ -239,6 +266,7 @@ func NewHandler(cfg Config) http.Handler {
 		h.now = time.Now
 	}
 	h.incidents = cfg.Incidents
+	h.runbooks, h.rehearsals, h.gate = cfg.Runbooks, cfg.Rehearsals, cfg.Gate
 	h.limiter = &rateLimiter{rate: cmp.Or(cfg.SentryRate, DefaultSentryRate), burst: float64(max(1, cmp.Or(cfg.SentryBurst, DefaultSentryBurst))),
 		now: cfg.Now, buckets: map[int64]*tokenBucket{}}
 	if h.limiter.now == nil {

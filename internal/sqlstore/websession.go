@@ -169,10 +169,3 @@ func (s *Queries) AuditListTargets(ctx context.Context, targets []string, limit 
 	slices.Reverse(es)
 	return es, nil
 }
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}

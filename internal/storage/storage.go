@@ -222,6 +222,33 @@ type Queries interface {
 	// shows several targets' history (a release, its rollouts, its
 	// rollback builds).
 	AuditListTargets(ctx context.Context, targets []string, limit int) ([]ripcord.AuditEntry, error)
+
+	// Runbooks, rehearsals and the release gate (issue #10).
+
+	// RunbookCurrentList returns each of an app's runbooks' newest version,
+	// leaving out removed ones, ordered by runbook id.
+	RunbookCurrentList(ctx context.Context, appID int64) ([]RunbookVersion, error)
+	// RunbookVersionList returns every version of one runbook, newest first.
+	RunbookVersionList(ctx context.Context, appID int64, runbookID string) ([]RunbookVersion, error)
+	// RunbookVersionGet returns one version of an app's runbook by its ID.
+	RunbookVersionGet(ctx context.Context, appID, id int64) (*RunbookVersion, error)
+	// GateVersionLatest returns the app's newest gate file, or ErrNotFound.
+	GateVersionLatest(ctx context.Context, appID int64) (*GateVersion, error)
+	// RehearsalGet returns a rehearsal by ID.
+	RehearsalGet(ctx context.Context, id int64) (*Rehearsal, error)
+	// RehearsalList returns an app's rehearsals of a runbook ("" for all
+	// runbooks), newest first.
+	RehearsalList(ctx context.Context, appID int64, runbookID string) ([]Rehearsal, error)
+	// ReleaseChangesGet returns what a release changes, or ErrNotFound.
+	ReleaseChangesGet(ctx context.Context, appID int64, version string) (*ReleaseChanges, error)
+	// GateApprovalList returns a release's approvals, oldest first.
+	GateApprovalList(ctx context.Context, appID int64, version string) ([]GateApproval, error)
+	// GateDecisionLatest returns a release's newest gate decision, or
+	// ErrNotFound.
+	GateDecisionLatest(ctx context.Context, appID int64, version string) (*GateDecision, error)
+	// TriggerFiringList returns the triggers that fired for a release on a
+	// platform.
+	TriggerFiringList(ctx context.Context, appID int64, platform, version string) ([]TriggerFiring, error)
 }
 
 // RolloutPlan is an app's rollout plan as stored, with who set it.
@@ -338,6 +365,35 @@ type Tx interface {
 	// RolloutActionUpdate stores an action's progress (state, steps,
 	// pending step, error, updated_at); ErrNotFound when it does not exist.
 	RolloutActionUpdate(ctx context.Context, a *ripcord.RolloutAction) error
+	// Runbooks, rehearsals and the release gate (issue #10).
+
+	// RunbookVersionCreate inserts v, setting its ID.
+	RunbookVersionCreate(ctx context.Context, v *RunbookVersion) error
+	// RunbookVersionConfirm stores a version's confirmed rollback times.
+	RunbookVersionConfirm(ctx context.Context, id int64, confirmed string) error
+	// GateVersionCreate inserts v, setting its ID.
+	GateVersionCreate(ctx context.Context, v *GateVersion) error
+	// RehearsalCreate inserts r, setting its ID.
+	RehearsalCreate(ctx context.Context, r *Rehearsal) error
+	// RehearsalUpdate stores r's record, state, outcome, result and
+	// finish time if the stored revision is still r.Revision, and then
+	// increments r.Revision; ErrConflict when another update came first.
+	RehearsalUpdate(ctx context.Context, r *Rehearsal) error
+	// ReleaseChangesPut stores (or replaces) what a release changes.
+	ReleaseChangesPut(ctx context.Context, c *ReleaseChanges) error
+	// GateApprovalCreate inserts a, setting its ID; ErrConflict when the
+	// same person already approved the item in the same role.
+	GateApprovalCreate(ctx context.Context, a *GateApproval) error
+	// GateDecisionAppend inserts d, setting its ID.
+	GateDecisionAppend(ctx context.Context, d *GateDecision) error
+	// TriggerFiringClaim records f unless the same trigger already fired
+	// for the release; it reports whether this call recorded it.
+	TriggerFiringClaim(ctx context.Context, f TriggerFiring) (bool, error)
+	// TriggerFiringSetIncident stores the incident opened for a firing.
+	TriggerFiringSetIncident(ctx context.Context, f TriggerFiring) error
+	// TriggerFiringDelete forgets a firing whose incident could not be
+	// opened, so the next ingest tries again.
+	TriggerFiringDelete(ctx context.Context, f TriggerFiring) error
 
 	// JobInsert enqueues a job that runs only if the transaction commits.
 	JobInsert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error

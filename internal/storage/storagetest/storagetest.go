@@ -63,6 +63,7 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("WebSessions", func(t *testing.T) { t.Parallel(); testWebSessions(t, h) })
 	t.Run("HealthSeries", func(t *testing.T) { t.Parallel(); testHealthSeries(t, h) })
 	t.Run("AuditListTargets", func(t *testing.T) { t.Parallel(); testAuditListTargets(t, h) })
+	t.Run("Runbooks", func(t *testing.T) { t.Parallel(); testRunbooks(t, h) })
 }
 
 // migrated opens a store and migrates it to the latest schema.
