@@ -51,6 +51,7 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("Credentials", func(t *testing.T) { t.Parallel(); testCredentials(t, h) })
 	t.Run("RollbackBuilds", func(t *testing.T) { t.Parallel(); testRollbackBuilds(t, h) })
 	t.Run("BuildNumberReservationsConcurrent", func(t *testing.T) { t.Parallel(); testBuildNumberReservationsConcurrent(t, h) })
+	t.Run("IngestPipelineWrites", func(t *testing.T) { t.Parallel(); testIngestPipelineWrites(t, h) })
 }
 
 // migrated opens a store and migrates it to the latest schema.
