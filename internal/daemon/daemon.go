@@ -84,6 +84,10 @@ type Options struct {
 	// httpapi.DefaultSentryBurst; a negative rate means unlimited.
 	SentryRate  float64
 	SentryBurst int
+	// IngestDir is where the envelope ingest keeps its write-ahead log and
+	// session snapshot (see internal/healthwatch). Default: "ingest" next
+	// to a SQLite database, else "ingest" in the working directory.
+	IngestDir string
 }
 
 // Open builds the server's parts. It migrates the schema up unless
@@ -141,7 +145,11 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	// Health verdicts act through the rollout service, so health comes
 	// after it.
 	d.auto = newAutoActor(d.Store, d.Rollout, cfg.Health.AutoRollbackApps, logger)
-	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: d.auto.onVerdict})
+	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: d.auto.onVerdict,
+		IngestDir: ingestDir(cfg, opts)})
+	if err := d.Health.Start(ctx); err != nil {
+		return nil, err
+	}
 
 	d.registry = prometheus.NewRegistry()
 	expiring := jobs.NewCredentialsExpiringGauge()
@@ -192,6 +200,17 @@ func artifactLocation(cfg *config.Config) string {
 		return filepath.Join(filepath.Dir(dsn), loc)
 	}
 	return loc
+}
+
+// ingestDir resolves where the envelope ingest log lives.
+func ingestDir(cfg *config.Config, opts Options) string {
+	if opts.IngestDir != "" {
+		return opts.IngestDir
+	}
+	if driver, dsn, err := cfg.Database(); err == nil && driver == "sqlite" && !strings.HasPrefix(dsn, ":memory:") && !strings.HasPrefix(dsn, "file::memory:") {
+		return filepath.Join(filepath.Dir(strings.TrimPrefix(strings.SplitN(dsn, "?", 2)[0], "file:")), "ingest")
+	}
+	return "ingest"
 }
 
 // SchemaCurrent returns an error naming the first pending migration.
@@ -289,6 +308,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 // Close releases everything Open built, in reverse order.
 func (d *Daemon) Close() error {
 	var errs []error
+	if d.Health != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		errs = append(errs, d.Health.Close(ctx))
+		cancel()
+	}
 	if d.Artifacts != nil {
 		errs = append(errs, d.Artifacts.Close())
 	}

@@ -261,6 +261,35 @@ func (l *Log) Rotate(ctx context.Context) (int64, error) {
 	return l.end, nil
 }
 
+// SkipTo moves the end of an empty or shorter log forward to pos by
+// starting a new segment there, for a log directory that was replaced
+// while the database kept its position: positions must never repeat.
+func (l *Log) SkipTo(ctx context.Context, pos int64) error {
+	if _, err := l.Rotate(ctx); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if pos <= l.end {
+		return nil
+	}
+	cur := l.segments[len(l.segments)-1]
+	if err := l.file.Close(); err != nil {
+		return fmt.Errorf("ingestlog: close segment: %w", err)
+	}
+	if cur == l.end { // empty: replace it rather than leave an empty file behind
+		if err := os.Remove(filepath.Join(l.dir, segmentName(cur))); err != nil {
+			return fmt.Errorf("ingestlog: remove empty segment: %w", err)
+		}
+		l.segments = l.segments[:len(l.segments)-1]
+	}
+	if err := l.openSegment(pos); err != nil {
+		l.err = err
+		return err
+	}
+	return nil
+}
+
 // RemoveBefore deletes the segments whose every record ends at or before
 // pos (a segment ends where the next begins); the current one is kept.
 func (l *Log) RemoveBefore(pos int64) (int, error) {
