@@ -151,7 +151,7 @@ func memoSet[K comparable, T any](mu *sync.Mutex, m map[K]memoEntry[T], k K, v T
 
 func (m *memo) outcome(k releaseKey) (health.Outcome, bool) { return memoGet(&m.mu, m.outcomes, k) }
 func (m *memo) setOutcome(k releaseKey, o health.Outcome)   { memoSet(&m.mu, m.outcomes, k, o) }
-func (m *memo) app(id int64) (*ripcord.App, bool)          { return memoGet(&m.mu, m.apps, id) }
+func (m *memo) app(id int64) (*ripcord.App, bool)           { return memoGet(&m.mu, m.apps, id) }
 func (m *memo) setApp(a *ripcord.App)                       { memoSet(&m.mu, m.apps, a.ID, a) }
 func (m *memo) project(key string) (*storage.SentryProject, bool) {
 	return memoGet(&m.mu, m.projects, key)

@@ -235,8 +235,8 @@ type eventKey struct {
 // (sentry_events), so an unknown event that may be older than memory is
 // looked up there before it is counted (see pipeline.lookups).
 type eventTable struct {
-	cur, old  map[eventKey]struct{}
-	curSince  time.Time
+	cur, old    map[eventKey]struct{}
+	curSince    time.Time
 	memorySince time.Time // every event that arrived since is in cur or old
 }
 
