@@ -76,9 +76,15 @@ type EnvelopeResult struct {
 // SentryProject returns the project a DSN public key belongs to; an
 // ENOTFOUND error when no project has it.
 func (s *Service) SentryProject(ctx context.Context, publicKey string) (*storage.SentryProject, error) {
+	if p, ok := s.memo.project(publicKey); ok && s.pipe != nil {
+		return p, nil // every envelope asks; keys never move between projects
+	}
 	p, err := s.cfg.Store.SentryProjectGetByKey(ctx, publicKey)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, ripcord.Errorf(ripcord.ENOTFOUND, "no project has this DSN key")
+	}
+	if err == nil {
+		s.memo.setProject(p)
 	}
 	return p, err
 }

@@ -203,7 +203,7 @@ func TestCrashBetweenReplyAndFlushLosesNothingAndCountsNothingTwice(t *testing.T
 			}
 			step(3)
 			require.NoError(t, r.current().Flush(ctx)) // some counts reach the database...
-			step(3)                                     // ...and these only the log
+			step(3)                                    // ...and these only the log
 			r.mu.Lock()
 			late := append([][]byte(nil), r.sent[len(r.sent)-40:]...)
 			r.mu.Unlock()

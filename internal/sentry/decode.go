@@ -262,8 +262,11 @@ func (d decoder) attrs(a *rawAttrs) (release, env string, err error) {
 
 func (d decoder) session(payload []byte) (SessionUpdate, error) {
 	var raw rawSession
-	if err := strictUnmarshal(payload, &raw); err != nil {
-		return SessionUpdate{}, err
+	if !scanSession(payload, &raw) { // the fast path for plain items (fastsession.go)
+		raw = rawSession{}
+		if err := strictUnmarshal(payload, &raw); err != nil {
+			return SessionUpdate{}, err
+		}
 	}
 	var s SessionUpdate
 	var err error
@@ -591,7 +594,10 @@ const maxUnixSeconds = 253402300799
 // Unix seconds (what events may carry).
 func parseTimestamp(raw json.RawMessage) (time.Time, error) {
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if plainString(raw) {
+		s = string(raw[1 : len(raw)-1]) // what encoding/json would give, without its cost
+	}
+	if s != "" || json.Unmarshal(raw, &s) == nil {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			return time.Time{}, errors.New("not an RFC 3339 time")
@@ -644,4 +650,18 @@ func normalizeUUID(s string) (string, bool) {
 // sids in, so logs match what developers see.
 func dashedUUID(h string) string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// plainString reports whether raw is a JSON string without escapes,
+// control or non-ASCII bytes: its contents are then exactly its bytes.
+func plainString(raw []byte) bool {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return false
+	}
+	for _, c := range raw[1 : len(raw)-1] {
+		if c == '"' || c == '\\' || c < 0x20 || c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
