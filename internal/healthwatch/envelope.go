@@ -198,8 +198,14 @@ func countEnvelope(ctx context.Context, f factStore, projectID int64, m *release
 	drop := func(typ, reason string) {
 		res.Dropped = append(res.Dropped, sentry.ItemError{Index: -1, Type: typ, Bucket: -1, Reason: reason})
 	}
-	sessions := slices.Clone(dec.Sessions)
-	slices.SortStableFunc(sessions, func(x, y sentry.SessionUpdate) int { return cmp.Compare(x.SID, y.SID) })
+	// Only the database needs the order (memory has no row locks), and
+	// sorting 100 large structs per envelope is not free.
+	_, locking := f.(txFacts)
+	sessions := dec.Sessions
+	if locking {
+		sessions = slices.Clone(dec.Sessions)
+		slices.SortStableFunc(sessions, func(x, y sentry.SessionUpdate) int { return cmp.Compare(x.SID, y.SID) })
+	}
 	for _, u := range sessions {
 		version, reason := m.version(u.Release)
 		if reason != "" {
@@ -232,9 +238,11 @@ func countEnvelope(ctx context.Context, f factStore, projectID int64, m *release
 			res.Accepted++
 		}
 	}
-	slices.SortStableFunc(b.devices, func(x, y deviceSighting) int {
-		return cmp.Or(cmp.Compare(x.version, y.version), cmp.Compare(x.did, y.did))
-	})
+	if locking {
+		slices.SortStableFunc(b.devices, func(x, y deviceSighting) int {
+			return cmp.Or(cmp.Compare(x.version, y.version), cmp.Compare(x.did, y.did))
+		})
+	}
 	for _, d := range b.devices {
 		r, err := f.device(ctx, storage.SentryDeviceParams{ProjectID: projectID, Version: d.version, DID: d.did, Crashed: d.crashed})
 		if err != nil {
@@ -242,8 +250,11 @@ func countEnvelope(ctx context.Context, f factStore, projectID int64, m *release
 		}
 		countDevice(&b, d.version, d.at, r)
 	}
-	events := slices.Clone(dec.Events)
-	slices.SortStableFunc(events, func(x, y sentry.Event) int { return cmp.Compare(x.EventID, y.EventID) })
+	events := dec.Events
+	if locking {
+		events = slices.Clone(dec.Events)
+		slices.SortStableFunc(events, func(x, y sentry.Event) int { return cmp.Compare(x.EventID, y.EventID) })
+	}
 	for _, ev := range events {
 		version, reason := m.version(ev.Release)
 		if reason == "" && ev.EventID == "" {

@@ -126,8 +126,8 @@ type Config struct {
 	CheckpointInterval time.Duration
 	// MaxOpenSessions bounds sessions still running. Default 1,000,000.
 	MaxOpenSessions int
-	// MaxEndedSessions bounds ended sessions kept for retries. Default
-	// 2,000,000.
+	// MaxEndedSessions bounds ended sessions kept for retries (117 bytes
+	// each). Default 1,000,000.
 	MaxEndedSessions int
 	// EndedGrace is how long an ended session is kept for retries at
 	// most. Default 1 hour.
@@ -161,7 +161,7 @@ func New(cfg Config) *Service {
 	cfg.FlushInterval = cmp.Or(cfg.FlushInterval, 500*time.Millisecond)
 	cfg.CheckpointInterval = cmp.Or(cfg.CheckpointInterval, 30*time.Second)
 	cfg.MaxOpenSessions = cmp.Or(cfg.MaxOpenSessions, 1_000_000)
-	cfg.MaxEndedSessions = cmp.Or(cfg.MaxEndedSessions, 2_000_000)
+	cfg.MaxEndedSessions = cmp.Or(cfg.MaxEndedSessions, 1_000_000)
 	cfg.EndedGrace = cmp.Or(cfg.EndedGrace, time.Hour)
 	cfg.SessionRetention = cmp.Or(cfg.SessionRetention, 6*24*time.Hour)
 	cfg.MaxEvents = cmp.Or(cfg.MaxEvents, 1_000_000)

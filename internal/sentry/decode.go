@@ -274,11 +274,15 @@ func (d decoder) session(payload []byte) (SessionUpdate, error) {
 		return SessionUpdate{}, err
 	}
 	if raw.SID != nil && *raw.SID != "" {
-		sid, ok := normalizeUUID(*raw.SID)
-		if !ok {
-			return SessionUpdate{}, errors.New("sid is not a UUID")
+		if canonicalUUID(*raw.SID) {
+			s.SID = *raw.SID // already what the two steps below would make
+		} else {
+			sid, ok := normalizeUUID(*raw.SID)
+			if !ok {
+				return SessionUpdate{}, errors.New("sid is not a UUID")
+			}
+			s.SID = dashedUUID(sid)
 		}
-		s.SID = dashedUUID(sid)
 	}
 	if raw.DID != nil {
 		if len(*raw.DID) > 256 {
@@ -661,6 +665,28 @@ func plainString(raw []byte) bool {
 	for _, c := range raw[1 : len(raw)-1] {
 		if c == '"' || c == '\\' || c < 0x20 || c >= 0x80 {
 			return false
+		}
+	}
+	return true
+}
+
+// canonicalUUID reports whether s is already a lowercase 8-4-4-4-12 UUID,
+// the form SDKs send and dashedUUID(normalizeUUID(s)) returns.
+func canonicalUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
 		}
 	}
 	return true

@@ -221,10 +221,23 @@ func strPtr(raw []byte, kind byte) (*string, bool) {
 	return nil, false
 }
 
+// strPtrIn is strPtr for a value inside whole, the payload already
+// converted to a string once: the result shares its bytes instead of
+// allocating a copy per field.
+func strPtrIn(whole string, payload, raw []byte, kind byte) (*string, bool) {
+	if kind != '"' {
+		return strPtr(raw, kind)
+	}
+	off := cap(payload) - cap(raw) // raw is a subslice of payload
+	v := whole[off+1 : off+len(raw)-1]
+	return &v, true
+}
+
 // scanSession fills raw from payload, or reports false when payload is not
 // of the plain shape it reads (then decode with encoding/json).
 func scanSession(payload []byte, raw *rawSession) bool {
 	s := &scanner{b: payload}
+	whole := string(payload)
 	var seen uint32 // bit i: sessionKeys[i] was read; encoding/json keeps the last duplicate, not worth copying
 	ok := s.object(func(key []byte) bool {
 		if i := sessionKeyIndex(key); i >= 0 {
@@ -234,7 +247,7 @@ func scanSession(payload []byte, raw *rawSession) bool {
 			seen |= 1 << i
 		}
 		if string(key) == "attrs" {
-			return scanAttrs(s, raw)
+			return scanAttrs(s, raw, whole, payload)
 		}
 		v, kind, ok := s.scalar()
 		if !ok {
@@ -242,13 +255,13 @@ func scanSession(payload []byte, raw *rawSession) bool {
 		}
 		switch string(key) {
 		case "sid":
-			raw.SID, ok = strPtr(v, kind)
+			raw.SID, ok = strPtrIn(whole, payload, v, kind)
 		case "did":
-			raw.DID, ok = strPtr(v, kind)
+			raw.DID, ok = strPtrIn(whole, payload, v, kind)
 		case "status":
-			raw.Status, ok = strPtr(v, kind)
+			raw.Status, ok = strPtrIn(whole, payload, v, kind)
 		case "abnormal_mechanism":
-			raw.AbnormalMechanism, ok = strPtr(v, kind)
+			raw.AbnormalMechanism, ok = strPtrIn(whole, payload, v, kind)
 		case "seq":
 			raw.Seq = json.RawMessage(v)
 		case "timestamp":
@@ -296,7 +309,7 @@ func scanSession(payload []byte, raw *rawSession) bool {
 	return s.i == len(s.b)
 }
 
-func scanAttrs(s *scanner, raw *rawSession) bool {
+func scanAttrs(s *scanner, raw *rawSession, whole string, payload []byte) bool {
 	if s.peek() == 'n' {
 		if !s.literal("null") {
 			return false
@@ -317,13 +330,13 @@ func scanAttrs(s *scanner, raw *rawSession) bool {
 				return false
 			}
 			seen[0] = true
-			a.Release, ok = strPtr(v, kind)
+			a.Release, ok = strPtrIn(whole, payload, v, kind)
 		case "environment":
 			if seen[1] {
 				return false
 			}
 			seen[1] = true
-			a.Environment, ok = strPtr(v, kind)
+			a.Environment, ok = strPtrIn(whole, payload, v, kind)
 		default:
 			if strings.EqualFold(string(key), "release") || strings.EqualFold(string(key), "environment") {
 				return false

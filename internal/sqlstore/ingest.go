@@ -16,7 +16,7 @@ import (
 
 // chunkRows bounds the rows of one multi-row statement: PostgreSQL allows
 // 65,535 parameters and SQLite 32,766, far above chunkRows × 4; SQLite looks each $N name up in a list, so a statement costs O(parameters²) to prepare and small chunks are faster.
-const chunkRows = 64
+const chunkRows = 16
 
 // placeholders returns "($1, $2, ...), (...)" for rows of cols parameters.
 func placeholders(rows, cols int) string {
