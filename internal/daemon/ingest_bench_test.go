@@ -23,16 +23,20 @@ import (
 // in-memory dedupe, flushes every 500 ms): RIPCORD_BENCH_SENDERS (default
 // 8) connections each send envelopes of 100 session updates — the init
 // updates of 50 new sessions and the exits of its previous envelope's 50,
-// a tenth errored, a 200th crashed — over 100,000 distinct devices, as a
+// a tenth errored, a 200th crashed — over RIPCORD_BENCH_DEVICES (default
+// 100,000) distinct devices, as a
 // Relay forwarding a busy fleet would. It reports session updates per
 // second, p50/p99 reply latency, and the heap and RSS before and after
 // (memory must stay flat: the dedupe state of ended sessions is bounded).
 // Bodies are built while sending, by the same process, so the figure
 // includes that client work on the same cores.
 func BenchmarkSentryIngestPipeline(b *testing.B) {
-	senders := 8
+	senders, devices := 8, int64(100_000)
 	if v, err := strconv.Atoi(os.Getenv("RIPCORD_BENCH_SENDERS")); err == nil && v > 0 {
 		senders = v
+	}
+	if v, err := strconv.ParseInt(os.Getenv("RIPCORD_BENCH_DEVICES"), 10, 64); err == nil && v > 0 {
+		devices = v
 	}
 	tb := setupWith(b, daemon.Options{SentryRate: -1})
 	ios, _ := tb.sentryApp(b)
@@ -58,7 +62,7 @@ func BenchmarkSentryIngestPipeline(b *testing.B) {
 					return
 				}
 				now := time.Now().UTC()
-				body = benchEnvelope(body[:0], w, i, prev, now)
+				body = benchEnvelope(body[:0], w, i, prev, devices, now)
 				prev = i
 				req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
 				req.Header.Set("X-Sentry-Auth", auth)
@@ -98,7 +102,7 @@ func BenchmarkSentryIngestPipeline(b *testing.B) {
 // benchEnvelope appends envelope i of sender w: 50 inits of new sessions
 // and the 50 exits of envelope prev's sessions (50 more inits on the
 // sender's first envelope).
-func benchEnvelope(dst []byte, w int, i, prev int64, now time.Time) []byte {
+func benchEnvelope(dst []byte, w int, i, prev, devices int64, now time.Time) []byte {
 	stamp := now.Format("2006-01-02T15:04:05.000Z")
 	started := now.Add(-2 * time.Minute).Format("2006-01-02T15:04:05.000Z")
 	dst = append(dst, `{"sent_at":"`...)
@@ -108,7 +112,7 @@ func benchEnvelope(dst []byte, w int, i, prev int64, now time.Time) []byte {
 		dst = append(dst, "{\"type\":\"session\"}\n{\"sid\":\""...)
 		dst = fmt.Appendf(dst, "%08x-%04x-4000-8000-%012x", w, n%0xffff, n)
 		dst = append(dst, `","did":"dev-`...)
-		dst = strconv.AppendInt(dst, (n*7919+int64(w))%100_000, 10)
+		dst = strconv.AppendInt(dst, (n*7919+int64(w))%devices, 10)
 		dst = append(dst, `","seq":`...)
 		if init {
 			dst = append(dst, `0,"init":true`...)
