@@ -179,6 +179,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		[]string{"version", "revision", "go_version", "database"})
 	info.WithLabelValues(bi.Version, bi.Revision, bi.GoVersion, d.Store.Dialect()).Set(1)
 	d.registry.MustRegister(info, &jobCollector{store: d.Store, logger: logger})
+	d.registry.MustRegister(d.Health.Collector())
 
 	d.handler = httpapi.NewHandler(httpapi.Config{
 		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Rollbacks: rbs, Rollouts: d.Rollout, Ready: d.ready, Registry: d.registry,

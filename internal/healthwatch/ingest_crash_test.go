@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ripcordhq/ripcord"
@@ -243,6 +244,11 @@ func TestCrashBetweenReplyAndFlushLosesNothingAndCountsNothingTwice(t *testing.T
 				}
 			}
 			check("before close")
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(r.current().Collector())
+			families, err := reg.Gather()
+			require.NoError(t, err)
+			require.Len(t, families, 6, "the pipeline's gauges are exported")
 			before := map[string]storage.HealthSpan{}
 			spans, err := r.current().healthSpans(ctx, r.project.AppID, ripcord.IOS)
 			require.NoError(t, err)
