@@ -37,6 +37,7 @@ type Log struct {
 	file     *os.File   // the last segment, open for appending
 	segments []int64    // start positions of the segments, ascending
 	closed   bool
+	lock     *os.File // holds the directory's lock until Close or Abandon
 }
 
 // Open opens (or creates) the log in dir. The last segment's tail is
@@ -54,6 +55,14 @@ func Open(dir string, logger *slog.Logger) (*Log, error) {
 	l := &Log{dir: dir, logger: logger}
 	l.cond = sync.NewCond(&l.mu)
 	var err error
+	if l.lock, err = lockDir(dir); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if l.file == nil {
+			l.lock.Close()
+		}
+	}()
 	if l.segments, err = listSegments(dir); err != nil {
 		return nil, err
 	}
@@ -384,6 +393,7 @@ func (l *Log) Close() error {
 		l.syncLocked()
 	}
 	l.closed = true
+	defer l.lock.Close()
 	return cmp.Or(l.err, l.file.Close())
 }
 
@@ -400,4 +410,5 @@ func (l *Log) Abandon() {
 	l.err = errors.New("ingestlog: log was abandoned")
 	l.cond.Broadcast()
 	l.file.Close()
+	l.lock.Close()
 }

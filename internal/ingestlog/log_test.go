@@ -266,3 +266,16 @@ func FuzzReadRecords(f *testing.F) {
 		}
 	})
 }
+
+func TestASecondProcessCannotOpenTheSameLog(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l, err := ingestlog.Open(dir, quiet())
+	require.NoError(t, err)
+	_, err = ingestlog.Open(dir, quiet())
+	require.ErrorContains(t, err, "another process uses the ingest log")
+	require.NoError(t, l.Close())
+	l, err = ingestlog.Open(dir, quiet())
+	require.NoError(t, err, "the lock goes with Close")
+	require.NoError(t, l.Close())
+}
