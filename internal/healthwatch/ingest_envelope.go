@@ -46,7 +46,7 @@ func (s *Service) ingestEnvelopePipeline(ctx context.Context, app *ripcord.App, 
 			p.mu.Unlock()
 			continue // event memory moved on meanwhile: look again
 		}
-		f := &memFacts{p: p, e: &effects{at: now}, inDB: inDB}
+		f := &memFacts{p: p, e: &effects{at: now, sessions: make([]sessionEffect, 0, len(dec.Sessions))}, inDB: inDB}
 		b, err := countEnvelope(ctx, f, project.ID, m, dec, now, res)
 		if err != nil {
 			p.mu.Unlock()

@@ -153,6 +153,15 @@ func (e *Envelope) DecodeAt(received time.Time) Result {
 		}
 	}
 	var res Result
+	sessions := 0
+	for _, it := range e.Items {
+		if it.Type == ItemSession {
+			sessions++
+		}
+	}
+	if sessions > 0 {
+		res.Sessions = make([]SessionUpdate, 0, sessions) // one allocation, not a growing slice of large structs
+	}
 	for _, it := range e.Items {
 		switch it.Type {
 		case ItemSession:
