@@ -86,7 +86,8 @@ type Options struct {
 	SentryBurst int
 	// IngestDir is where the envelope ingest keeps its write-ahead log and
 	// session snapshot (see internal/healthwatch). Default: "ingest" next
-	// to a SQLite database, else "ingest" in the working directory.
+	// to a SQLite database, else next to a local artifacts directory, else
+	// in the working directory. One process at a time may use it.
 	IngestDir string
 }
 
@@ -210,6 +211,10 @@ func ingestDir(cfg *config.Config, opts Options) string {
 	}
 	if driver, dsn, err := cfg.Database(); err == nil && driver == "sqlite" && !strings.HasPrefix(dsn, ":memory:") && !strings.HasPrefix(dsn, "file::memory:") {
 		return filepath.Join(filepath.Dir(strings.TrimPrefix(strings.SplitN(dsn, "?", 2)[0], "file:")), "ingest")
+	}
+	// With PostgreSQL: next to a local artifacts directory, else here.
+	if loc := artifactLocation(cfg); !strings.Contains(loc, "://") {
+		return filepath.Join(filepath.Dir(loc), "ingest")
 	}
 	return "ingest"
 }
