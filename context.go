@@ -18,6 +18,19 @@ const (
 type Actor struct {
 	Name string // "token:ci", "user:ana@example.com", "local:root"
 	Role Role
+	// TeamRoles are the decisions a person holds (tags on their user);
+	// empty for service tokens and local actors.
+	TeamRoles []string
+}
+
+// HasTeamRole reports whether the actor holds a team role.
+func (a Actor) HasTeamRole(r string) bool {
+	for _, t := range a.TeamRoles {
+		if t == r {
+			return true
+		}
+	}
+	return false
 }
 
 // NewContextWithActor returns ctx carrying the acting identity.

@@ -78,6 +78,11 @@ const (
 	// RollbackNotShippable: the artifact was made but a store would refuse
 	// it (e.g. targetSdk below Play's minimum); final.
 	RollbackNotShippable RollbackState = "not_shippable"
+	// RollbackWithdrawn: iOS only. Ripcord deleted the rollback's App Store
+	// version on purpose, because an approved version parked in Pending
+	// Developer Release blocks the team's next version; final for this
+	// target (the next target gets its own rollback once released).
+	RollbackWithdrawn RollbackState = "withdrawn"
 
 	// The states below are reported, never stored as a row: preparation
 	// has not allocated anything yet.
@@ -102,7 +107,9 @@ func (rb *RollbackBuild) ReleasableOnIOS() bool {
 }
 
 // Final reports whether preparation stops at s for good.
-func (s RollbackState) Final() bool { return s == RollbackReady || s == RollbackNotShippable }
+func (s RollbackState) Final() bool {
+	return s == RollbackReady || s == RollbackNotShippable || s == RollbackWithdrawn
+}
 
 // RollbackBuild is a rollback build being prepared for one target release on
 // one platform: the live build's binary (SourceBuildID) re-signed as Version
@@ -130,6 +137,16 @@ type RollbackBuild struct {
 	StoreVersionID    string    // App Store Connect appStoreVersions id; "" until created
 	StoreVersionState string    // its appVersionState as last seen, e.g. "WAITING_FOR_REVIEW"
 	ApprovedAt        time.Time // when it was first seen PENDING_DEVELOPER_RELEASE; zero until then
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// TargetReleasedAt is when the target went on the App Store (its
+	// phased release's start, else when Ripcord first saw it
+	// READY_FOR_DISTRIBUTION): from then until ApprovedAt the release has
+	// no approved rollback. Zero while the target is not released.
+	TargetReleasedAt time.Time
+	// SupersededAt is set when the row was replaced by a fresh preparation
+	// for the same target (a hotfix took its version or build number, the
+	// live release changed, its signing material expired). The row is kept
+	// for provenance; zero for the current row.
+	SupersededAt time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }

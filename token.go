@@ -47,6 +47,10 @@ type Token struct {
 	CreatedAt  time.Time
 	LastUsedAt time.Time // zero when never used
 	RevokedAt  time.Time // zero while valid
+	// UserID binds the token to a person: it then acts as that user (their
+	// name in the audit log, the lower of the two roles, their team
+	// roles). 0 for a service token such as CI's.
+	UserID int64
 }
 
 // TokenSecretPrefix starts every token secret, so secret scanners and people

@@ -10,16 +10,21 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ripcordhq/ripcord"
 	"github.com/ripcordhq/ripcord/internal/storage"
 )
 
-// Service manages tokens.
+// Service manages tokens and users.
 type Service struct {
 	store storage.Store
 	now   func() time.Time
+	// dummyHash is checked against when a sign-in names an unknown email,
+	// so it takes as long as one with a wrong password; made on first use.
+	dummyOnce sync.Once
+	dummyHash string
 }
 
 // New builds the service; now defaults to time.Now.
@@ -38,10 +43,18 @@ const touchEvery = time.Minute
 
 var secretEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// TokenCreate issues a token and returns its secret, which is never shown
-// again. Admin only (the CLI acts as a local admin when it works directly on
-// the database, so the first token can be made).
+// TokenCreate issues a service token (CI, scripts) and returns its secret,
+// which is never shown again. Admin only (the CLI acts as a local admin when
+// it works directly on the database, so the first token can be made).
 func (s *Service) TokenCreate(ctx context.Context, name string, role ripcord.Role) (string, *ripcord.Token, error) {
+	return s.TokenCreateForUser(ctx, name, role, "")
+}
+
+// TokenCreateForUser issues a token bound to the user with email (none when
+// email is empty): it acts as that person, with at most the lower of role
+// and the user's role, so approvals made with it carry their name and team
+// roles. Admin only.
+func (s *Service) TokenCreateForUser(ctx context.Context, name string, role ripcord.Role, email string) (string, *ripcord.Token, error) {
 	if err := ripcord.Authorize(ctx, ripcord.RoleAdmin); err != nil {
 		return "", nil, err
 	}
@@ -55,6 +68,18 @@ func (s *Service) TokenCreate(ctx context.Context, name string, role ripcord.Rol
 	if err := t.Validate(); err != nil {
 		return "", nil, err
 	}
+	after := map[string]any{"name": name, "role": role, "prefix": t.Prefix}
+	if email != "" {
+		u, err := s.userForChange(ctx, email, false)
+		if err != nil {
+			return "", nil, err
+		}
+		if u.Disabled {
+			return "", nil, ripcord.Errorf(ripcord.ECONFLICT, "user %s is disabled; enable them before giving them a token", u.Email)
+		}
+		t.UserID = u.ID
+		after["user"] = u.Email
+	}
 	err := s.store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
 		if err := tx.TokenCreate(ctx, t); err != nil {
 			if errors.Is(err, storage.ErrConflict) {
@@ -62,8 +87,7 @@ func (s *Service) TokenCreate(ctx context.Context, name string, role ripcord.Rol
 			}
 			return err
 		}
-		return tx.AuditAppend(ctx, ripcord.NewAuditEntry(ctx, t.CreatedAt, "token.create", "token/"+name, nil,
-			map[string]any{"name": name, "role": role, "prefix": t.Prefix}))
+		return tx.AuditAppend(ctx, ripcord.NewAuditEntry(ctx, t.CreatedAt, "token.create", "token/"+name, nil, after))
 	})
 	if err != nil {
 		return "", nil, fmt.Errorf("create token %s: %w", name, err)
@@ -132,6 +156,18 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (ripcord.Acto
 	if now := s.clock(); now.Sub(t.LastUsedAt) > touchEvery {
 		// Best effort: a failed touch must not fail the request.
 		_ = s.store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.TokenTouch(ctx, t.ID, now) })
+	}
+	if t.UserID != 0 {
+		u, err := s.store.UserGetByID(ctx, t.UserID)
+		if errors.Is(err, storage.ErrNotFound) {
+			return ripcord.Actor{}, unauth
+		} else if err != nil {
+			return ripcord.Actor{}, fmt.Errorf("authenticate: %w", err)
+		}
+		if u.Disabled {
+			return ripcord.Actor{}, unauth
+		}
+		return UserActor(&u.User, t.Role), nil
 	}
 	return ripcord.Actor{Name: "token:" + t.Name, Role: t.Role}, nil
 }

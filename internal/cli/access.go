@@ -33,9 +33,10 @@ func (c *CLI) direct(cmd *cobra.Command, flags map[string]string, fn func(ctx co
 
 func (c *CLI) tokenCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens (admin); without --server, works directly on the database"}
-	var name, role string
+	var name, role, user string
 	create := &cobra.Command{Use: "create", Short: "Create a token and print its secret once", Args: cobra.NoArgs}
 	cflags := addConfigFlags(create)
+	create.Flags().StringVar(&user, "user", "", "bind the token to the person with this email: it acts as them, with at most their role")
 	create.Flags().StringVar(&name, "name", "", "token name, e.g. ci")
 	create.Flags().StringVar(&role, "role", "", "viewer, engineer, release-manager or admin")
 	_ = create.MarkFlagRequired("name")
@@ -48,15 +49,18 @@ func (c *CLI) tokenCmd() *cobra.Command {
 		var out httpapi.TokenCreated
 		if c.server != "" {
 			err = c.withClient(cmd, apiclient.Timeout, func(ctx context.Context, cl *apiclient.Client) error {
-				return cl.Do(ctx, "POST", "/api/v1/tokens", nil, httpapi.TokenCreateRequest{Name: name, Role: string(r)}, &out)
+				return cl.Do(ctx, "POST", "/api/v1/tokens", nil, httpapi.TokenCreateRequest{Name: name, Role: string(r), User: user}, &out)
 			})
 		} else {
 			err = c.direct(cmd, cflags(), func(ctx context.Context, svc *access.Service) error {
-				secret, t, err := svc.TokenCreate(ctx, name, r)
+				secret, t, err := svc.TokenCreateForUser(ctx, name, r, user)
 				if err != nil {
 					return err
 				}
 				out = httpapi.TokenCreated{Token: httpapi.NewToken(t), Secret: secret}
+				if t.UserID != 0 {
+					out.User, _ = ripcord.NormalizeEmail(user)
+				}
 				return nil
 			})
 		}
@@ -64,6 +68,9 @@ func (c *CLI) tokenCmd() *cobra.Command {
 			return err
 		}
 		return c.print(out, func(w *tabwriter.Writer) {
+			if out.User != "" {
+				fmt.Fprintf(w, "The token acts as %s, with at most their role.\n", out.User)
+			}
 			fmt.Fprintf(w, "Created token %q with role %s. Its secret is shown only now:\n\n%s\n\nUse it as RIPCORD_TOKEN or --token.\n", out.Name, out.Role, out.Secret)
 		})
 	}

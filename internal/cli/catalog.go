@@ -72,6 +72,7 @@ func (c *CLI) appCmd() *cobra.Command {
 			})
 		}}
 	cmd.AddCommand(create, list, show, c.appCredentialsCmd())
+	cmd.AddCommand(c.appRolloutPlanCmd()) // staged rollouts
 	return cmd
 }
 
@@ -264,7 +265,7 @@ func (c *CLI) releaseCmd() *cobra.Command {
 				if err := cl.Do(ctx, "GET", appPath(args[0])+"/releases/"+url.PathEscape(args[1]), nil, nil, &r); err != nil {
 					return err
 				}
-				return c.printReleases([]httpapi.Release{r}, r)
+				return c.printReleaseShow(r, r) // with the rollout schedule
 			})
 		}}
 	var hplatform string
@@ -290,6 +291,7 @@ func (c *CLI) releaseCmd() *cobra.Command {
 								m.DataThrough.Format(time.DateTime), m.Decision.Sentence)
 						}
 					}
+					printHealthSources(w, rep)
 				})
 			})
 		}}
@@ -335,15 +337,18 @@ func (c *CLI) releaseCmd() *cobra.Command {
 					if rb.StoreRef != "" {
 						fmt.Fprintf(w, "STORE\t%s\n", rb.StoreRef)
 					}
+					printRollbackStoreVersion(w, rb)
 				})
 			})
 		}}
 	rollbackBuild.Flags().BoolVar(&prepare, "prepare", false, "queue its preparation (once; a preparation already queued or running is not repeated)")
 	rollbackBuild.Flags().StringVar(&rbPlatform, "platform", "", "android (default) or ios")
+	rollbackBuild.AddCommand(c.rollbackWithdrawCmd())
 	cmd.AddCommand(create, list, show, healthCmd, rollbackBuild,
 		c.rolloutCmd("halt", "Halt a release's staged rollout on Google Play: no more new installs (release-manager)"),
 		c.rolloutCmd("resume", "Resume a halted rollout at the fraction it was halted at (release-manager)"),
 		c.rolloutCmd("rollback", "Roll a release back: halt it and release its ready rollback build to everyone, in one Play edit (release-manager)"))
+	cmd.AddCommand(c.stageCmds()...) // staged rollouts
 	return cmd
 }
 

@@ -128,8 +128,9 @@ func (c *CLI) Root() *cobra.Command {
 
 	root.AddCommand(
 		c.serveCmd(), c.demoCmd(), c.migrateCmd(), c.configCmd(), c.versionCmd(),
-		c.appCmd(), c.buildCmd(), c.releaseCmd(), c.tokenCmd(), c.auditCmd(), c.runbookCmd(), c.fakestoreCmd(), c.artifactCmd(),
+		c.appCmd(), c.buildCmd(), c.releaseCmd(), c.tokenCmd(), c.userCmd(), c.auditCmd(), c.runbookCmd(), c.fakestoreCmd(), c.artifactCmd(),
 	)
+	root.AddCommand(c.incidentCmd())
 	return root
 }
 

@@ -55,6 +55,10 @@ type Config struct {
 	Stores StoresConfig
 	// Health configures what Ripcord does on its own on a health verdict.
 	Health HealthConfig
+	// Notify configures where incident and poller alerts go.
+	Notify NotifyConfig
+	// Pollers configures the health data Ripcord fetches itself.
+	Pollers PollersConfig
 	// SecretKey encrypts store credentials at rest. It is exactly 32 bytes,
 	// or nil when unset (the default).
 	SecretKey []byte

@@ -16,7 +16,10 @@ import (
 // allKeys is the "allowed keys" list every top-level unknown-key error shows.
 const allKeys = "addr, database_url, no_migrate, log.level, log.format, artifacts.url, artifacts.max_bytes, " +
 	"http.read_header_timeout, http.read_timeout, http.write_timeout, http.idle_timeout, http.shutdown_timeout, " +
-	"http.max_body_bytes, http.request_timeout, jobs.workers, stores.google_play_url, stores.app_store_connect_url, health.auto_rollback_apps, secret_key, secret_key_file"
+	"http.max_body_bytes, http.request_timeout, jobs.workers, stores.google_play_url, stores.app_store_connect_url, health.auto_rollback_apps, secret_key, secret_key_file, " +
+	"notify.webhooks, notify.slack_urls, notify.slack_urls_file, notify.signing_secret, notify.signing_secret_file, notify.public_url, " +
+	"pollers.interval, pollers.max_errors, pollers.sentry_url, pollers.sentry_token, pollers.sentry_token_file, pollers.sentry_org, pollers.sentry_projects, " +
+	"pollers.play_vitals_apps, stores.google_play_reporting_url"
 
 // testKey is a valid secret_key: the bytes 0..31 in standard base64.
 const testKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -147,6 +150,8 @@ func TestLoadFixtures(t *testing.T) {
 		Jobs:      JobsConfig{Workers: 4},
 		Stores:    StoresConfig{GooglePlayURL: "http://fakestore.internal:8181/", AppStoreConnectURL: "https://api.appstoreconnect.apple.com"},
 		SecretKey: testKeyBytes(),
+		Pollers: PollersConfig{Interval: 5 * time.Minute, MaxErrors: 3, SentryURL: "https://sentry.io",
+			PlayReportingURL: "https://playdeveloperreporting.googleapis.com/"},
 	}
 	for _, name := range []string{"full.yaml", "flat.yaml"} {
 		t.Run(name, func(t *testing.T) {
@@ -624,6 +629,18 @@ func TestLoadEnv(t *testing.T) {
 			"RIPCORD_STORES_APP_STORE_CONNECT_URL=http://127.0.0.1:8181",
 			"RIPCORD_HEALTH_AUTO_ROLLBACK_APPS=shop, demo",
 			"RIPCORD_SECRET_KEY=" + testKey,
+			"RIPCORD_NOTIFY_WEBHOOKS=https://hooks.example/ripcord",
+			"RIPCORD_NOTIFY_SLACK_URLS=https://hooks.slack.example/services/T/B/X",
+			"RIPCORD_NOTIFY_SIGNING_SECRET=0123456789abcdef",
+			"RIPCORD_NOTIFY_PUBLIC_URL=https://ripcord.example/",
+			"RIPCORD_POLLERS_INTERVAL=10m",
+			"RIPCORD_POLLERS_MAX_ERRORS=5",
+			"RIPCORD_POLLERS_SENTRY_URL=http://127.0.0.1:9000",
+			"RIPCORD_POLLERS_SENTRY_TOKEN=sntrys_x",
+			"RIPCORD_POLLERS_SENTRY_ORG=acme",
+			"RIPCORD_POLLERS_SENTRY_PROJECTS=shop:ios=42,shop:android=43",
+			"RIPCORD_POLLERS_PLAY_VITALS_APPS=shop",
+			"RIPCORD_STORES_GOOGLE_PLAY_REPORTING_URL=http://127.0.0.1:8181/",
 		}
 		cfg, err := Load(Sources{Dir: t.TempDir(), Environ: environ})
 		require.NoError(t, err)
@@ -632,6 +649,9 @@ func TestLoadEnv(t *testing.T) {
 			require.Equal(t, "env "+name, s.Source, s.Key)
 		}
 		require.Equal(t, []string{"shop", "demo"}, cfg.Health.AutoRollbackApps, "trimmed, in order")
+		require.Equal(t, map[string]string{"shop:ios": "42", "shop:android": "43"}, cfg.Pollers.SentryProjects)
+		require.Equal(t, "https://ripcord.example", cfg.Notify.PublicURL)
+		require.Equal(t, 10*time.Minute, cfg.Pollers.Interval)
 	})
 	t.Run("SecretAndFileVariablesConflict", func(t *testing.T) {
 		t.Parallel()

@@ -188,6 +188,7 @@ func table() []option {
 			redact: redactSecret,
 		},
 	}
+	opts = append(opts, incidentOptions()...)
 	for i := range opts {
 		o := &opts[i].Option
 		o.Env = envName(o.Key)

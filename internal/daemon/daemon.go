@@ -28,10 +28,13 @@ import (
 	"github.com/ripcordhq/ripcord/internal/credentials"
 	"github.com/ripcordhq/ripcord/internal/healthwatch"
 	"github.com/ripcordhq/ripcord/internal/httpapi"
+	"github.com/ripcordhq/ripcord/internal/incident"
 	"github.com/ripcordhq/ripcord/internal/jobs"
+	"github.com/ripcordhq/ripcord/internal/notify"
 	"github.com/ripcordhq/ripcord/internal/postgres"
 	"github.com/ripcordhq/ripcord/internal/rollout"
 	"github.com/ripcordhq/ripcord/internal/sqlite"
+	"github.com/ripcordhq/ripcord/internal/stages"
 	"github.com/ripcordhq/ripcord/internal/storage"
 )
 
@@ -70,6 +73,13 @@ type Daemon struct {
 	handler  http.Handler
 	server   *http.Server
 	listener net.Listener
+
+	// Incidents records incidents; Notify queues their alerts.
+	Incidents *incident.Service
+	Notify    *notify.Notifier
+	now       func() time.Time
+	// Stages submits, starts and advances staged rollouts.
+	Stages *stages.Service
 }
 
 // Options are what Open takes beyond the configuration file's settings;
@@ -89,6 +99,17 @@ type Options struct {
 	// to a SQLite database, else next to a local artifacts directory, else
 	// in the working directory. One process at a time may use it.
 	IngestDir string
+	// NotifyRetryBase is the first retry delay of alert deliveries.
+	// Default notify's (10 s); tests shorten it.
+	NotifyRetryBase time.Duration
+	// ReleaseGateOpen treats every release as having a go from the release
+	// gate, until the real gate is wired (tests, the demo). Default false:
+	// starts are refused with "no release gate configured".
+	ReleaseGateOpen bool
+	// StorePollInterval is how often background jobs read a changing
+	// store state (App Store processing and review). Default the
+	// connectors' own; the demo's fast clock wants about a second.
+	StorePollInterval time.Duration
 }
 
 // Open builds the server's parts. It migrates the schema up unless
@@ -146,9 +167,16 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	// Health verdicts act through the rollout service, so health comes
 	// after it.
 	d.auto = newAutoActor(d.Store, d.Rollout, cfg.Health.AutoRollbackApps, logger)
-	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: d.auto.onVerdict,
+	if err := d.openIncidents(cfg, opts); err != nil {
+		return nil, err
+	}
+	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: fanOut(d.auto.onVerdict, d.incidentVerdict),
 		IngestDir: ingestDir(cfg, opts)})
 	if err := d.Health.Start(ctx); err != nil {
+		return nil, err
+	}
+
+	if d.Stages, err = newStages(d, cfg, logger, opts); err != nil {
 		return nil, err
 	}
 
@@ -157,10 +185,16 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	workers := river.NewWorkers()
 	periodic, err := jobs.Register(workers, jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now, CredentialsExpiring: expiring,
 		Credentials: d.Credentials, PlayURL: cfg.Stores.GooglePlayURL,
-		AppStoreURL: cfg.Stores.AppStoreConnectURL})
+		AppStoreURL: cfg.Stores.AppStoreConnectURL, AppStorePollInterval: opts.StorePollInterval})
 	if err != nil {
 		return nil, err
 	}
+	more, err := d.registerIncidentJobs(workers)
+	if err != nil {
+		return nil, err
+	}
+	periodic = append(periodic, more...)
+	periodic = append(periodic, stages.Register(workers, d.Stages)...)
 	d.jobs, err = d.Store.NewJobClient(&river.Config{
 		Logger:       logger,
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},
@@ -182,10 +216,17 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	d.registry.MustRegister(info, &jobCollector{store: d.Store, logger: logger})
 	d.registry.MustRegister(d.Health.Collector())
 
+	// iOS rollback withdrawal (helper ios).
+	if rbs.withdraw, err = newWithdrawer(jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now, Credentials: d.Credentials,
+		AppStoreURL: cfg.Stores.AppStoreConnectURL, AppStorePollInterval: opts.StorePollInterval}); err != nil {
+		return nil, err
+	}
 	d.handler = httpapi.NewHandler(httpapi.Config{
 		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Rollbacks: rbs, Rollouts: d.Rollout, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
 		SentryRate: opts.SentryRate, SentryBurst: opts.SentryBurst, Now: opts.Now,
+		Incidents: d.Incidents,
+		Stages:    d.Stages, // staged rollouts
 	})
 	return d, nil
 }

@@ -19,8 +19,9 @@ import (
 // rollbacks serves the API's rollback-build endpoints: reads go to
 // rollback.Status, preparation is a prepare_rollback job.
 type rollbacks struct {
-	store storage.Store
-	now   func() time.Time
+	store    storage.Store
+	now      func() time.Time
+	withdraw *withdrawer // iOS rollback withdrawal (helper ios)
 }
 
 // RollbackBuildGet reports a target release's rollback build.
@@ -38,7 +39,7 @@ func (r rollbacks) RollbackBuildPrepare(ctx context.Context, appName, version st
 	if err := ripcord.Authorize(ctx, ripcord.RoleReleaseManager); err != nil {
 		return nil, err
 	}
-	app, _, err := rollback.Status(ctx, r.store, appName, platform, version)
+	app, cur, err := rollback.Status(ctx, r.store, appName, platform, version)
 	if err != nil {
 		return nil, err
 	}
@@ -55,6 +56,9 @@ func (r rollbacks) RollbackBuildPrepare(ctx context.Context, appName, version st
 				app.Name, store.kind, store.name, app.Name, store.flags)
 		} else if err != nil {
 			return err
+		}
+		if platform == ripcord.IOS && cur.State == ripcord.RollbackReady && cur.SupersededAt.IsZero() {
+			return r.enqueueFollow(ctx, tx, app, version)
 		}
 		return r.enqueue(ctx, tx, app, platform, version, "rollback.prepare_requested")
 	})

@@ -295,22 +295,28 @@ func (s *Service) decide(ctx context.Context, app *ripcord.App, k releaseKey, no
 	if err != nil {
 		return nil, err
 	}
-	d := health.Decide(*in)
-	v := &Verdict{App: app.Name, Platform: k.platform, Version: k.version, Metric: k.metric, Decision: d}
-	last, err := s.lastOutcome(ctx, k)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		v.Changed = true
-	case err != nil:
-		return nil, err
-	default:
-		v.Changed = last != d.Outcome
+	last, err := s.lastDecision(ctx, k)
+	if errors.Is(err, storage.ErrNotFound) {
+		last, err = nil, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	d, hold, err := s.decideWithHold(ctx, app, k, now, in, last)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verdict{App: app.Name, Platform: k.platform, Version: k.version, Metric: k.metric, Decision: d}
+	v.Changed = last == nil || last.Outcome != d.Outcome
 	if !v.Changed {
 		return v, nil
 	}
-	inputs, _ := json.Marshal(map[string]any{"counts": in.Counts, "baseline": in.Baseline, "age_seconds": int64(in.Age.Seconds()),
-		"staleness_seconds": int64(in.Staleness.Seconds()), "tiers": in.Tiers, "ci": finite(d.CI), "sequence": finite(d.Sequence)})
+	inputMap := map[string]any{"counts": in.Counts, "baseline": in.Baseline, "age_seconds": int64(in.Age.Seconds()),
+		"staleness_seconds": int64(in.Staleness.Seconds()), "tiers": in.Tiers, "ci": finite(d.CI), "sequence": finite(d.Sequence)}
+	if !hold.IsZero() {
+		inputMap[holdSinceKey] = hold.UTC().Format(time.RFC3339Nano)
+	}
+	inputs, _ := json.Marshal(inputMap)
 	rec := &storage.HealthDecision{AppID: app.ID, Platform: k.platform, Version: k.version, Metric: k.metric, DecidedAt: now,
 		Outcome: d.Outcome, Sentence: d.Sentence, Inputs: string(inputs)}
 	if err := s.cfg.Store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
@@ -322,7 +328,7 @@ func (s *Service) decide(ctx context.Context, app *ripcord.App, k releaseKey, no
 	}); err != nil {
 		return nil, fmt.Errorf("record health decision: %w", err)
 	}
-	s.memo.setOutcome(k, d.Outcome)
+	s.memo.setDecision(k, rec)
 	s.cfg.Logger.InfoContext(ctx, "health verdict", slog.String("app", app.Name), slog.String("platform", string(k.platform)),
 		slog.String("version", k.version), slog.String("metric", k.metric), slog.String("outcome", string(d.Outcome)), slog.String("sentence", d.Sentence))
 	if s.cfg.OnVerdict != nil {
@@ -381,7 +387,7 @@ func (s *Service) input(ctx context.Context, app *ripcord.App, k releaseKey, now
 
 func unitOf(metric string) string {
 	switch {
-	case metric == CrashFreeUsers || metric == ANRRate:
+	case metric == CrashFreeUsers || metric == ANRRate || metric == PlayCrashUsers:
 		return "users"
 	case len(metric) > len(flowPrefix) && metric[:len(flowPrefix)] == flowPrefix:
 		return "attempts"
@@ -409,6 +415,9 @@ type MetricReport struct {
 type PlatformReport struct {
 	Platform ripcord.Platform `json:"platform"`
 	Metrics  []MetricReport   `json:"metrics"`
+
+	// Sources are the health pollers feeding this platform, if any.
+	Sources []SourceStatus `json:"sources,omitempty"`
 }
 
 // Report is a release's health on every platform.
@@ -451,7 +460,14 @@ func (s *Service) Report(ctx context.Context, appName, version string, only ripc
 			if err != nil {
 				return nil, err
 			}
-			d := health.Decide(*in)
+			var last *storage.HealthDecision
+			if l, err := s.cfg.Store.HealthDecisionLatest(ctx, app.ID, p, version, sp.Metric); err == nil {
+				last = l
+			}
+			d, _, err := s.decideWithHold(ctx, app, k, now, in, last)
+			if err != nil {
+				return nil, err
+			}
 			mr := MetricReport{Metric: sp.Metric, Counts: sp.Counts, CI: d.CI, DataThrough: sp.Last.Add(time.Minute), StaleSeconds: int64(in.Staleness.Seconds()), Decision: d}
 			if !math.IsNaN(d.Rate) {
 				r := d.Rate
@@ -461,10 +477,13 @@ func (s *Service) Report(ctx context.Context, appName, version string, only ripc
 				b := d.Baseline
 				mr.Baseline = &b
 			}
-			if last, err := s.cfg.Store.HealthDecisionLatest(ctx, app.ID, p, version, sp.Metric); err == nil {
+			if last != nil {
 				mr.LastRecorded, mr.RecordedState = &last.DecidedAt, last.Outcome
 			}
 			pr.Metrics = append(pr.Metrics, mr)
+		}
+		if pr.Sources, err = s.sources(ctx, app.ID, p); err != nil {
+			return nil, err
 		}
 		rep.Platforms = append(rep.Platforms, pr)
 	}

@@ -75,6 +75,17 @@ func (s *Service) healthSpans(ctx context.Context, appID int64, platform ripcord
 	return s.cfg.Store.HealthSpans(ctx, appID, platform)
 }
 
+// forgetStored drops the pipeline's cached stored counts of an app on a
+// platform, after someone else (a poller) wrote to them.
+func (s *Service) forgetStored(appID int64, platform ripcord.Platform) {
+	if p := s.pipe; p != nil {
+		p.mu.Lock()
+		delete(p.spans, appPlatform{appID, platform})
+		clear(p.sums)
+		p.mu.Unlock()
+	}
+}
+
 func (s *Service) healthSum(ctx context.Context, q storage.HealthSumParams) (health.Counts, error) {
 	if s.pipe != nil {
 		return s.pipe.sum(ctx, q)
@@ -82,19 +93,19 @@ func (s *Service) healthSum(ctx context.Context, q storage.HealthSumParams) (hea
 	return s.cfg.Store.HealthSum(ctx, q)
 }
 
-// lastOutcome is the newest recorded outcome of a release's metric
+// lastDecision is the newest recorded decision of a release's metric
 // (storage.ErrNotFound when none), remembered for cacheTTL so deciding on
 // every envelope does not read it back each time.
-func (s *Service) lastOutcome(ctx context.Context, k releaseKey) (health.Outcome, error) {
-	if o, ok := s.memo.outcome(k); ok {
-		return o, nil
+func (s *Service) lastDecision(ctx context.Context, k releaseKey) (*storage.HealthDecision, error) {
+	if d, ok := s.memo.decision(k); ok {
+		return d, nil
 	}
 	last, err := s.cfg.Store.HealthDecisionLatest(ctx, k.appID, k.platform, k.version, k.metric)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	s.memo.setOutcome(k, last.Outcome)
-	return last.Outcome, nil
+	s.memo.setDecision(k, last)
+	return last, nil
 }
 
 // appByID returns an app, remembered for cacheTTL while the pipeline
@@ -117,7 +128,7 @@ func (s *Service) appByID(ctx context.Context, id int64) (*ripcord.App, error) {
 // memo remembers slowly changing lookups for cacheTTL.
 type memo struct {
 	mu       sync.Mutex
-	outcomes map[releaseKey]memoEntry[health.Outcome]
+	outcomes map[releaseKey]memoEntry[*storage.HealthDecision]
 	apps     map[int64]memoEntry[*ripcord.App]
 	projects map[string]memoEntry[*storage.SentryProject]
 }
@@ -128,7 +139,7 @@ type memoEntry[T any] struct {
 }
 
 func newMemo() *memo {
-	return &memo{outcomes: map[releaseKey]memoEntry[health.Outcome]{}, apps: map[int64]memoEntry[*ripcord.App]{},
+	return &memo{outcomes: map[releaseKey]memoEntry[*storage.HealthDecision]{}, apps: map[int64]memoEntry[*ripcord.App]{},
 		projects: map[string]memoEntry[*storage.SentryProject]{}}
 }
 
@@ -149,10 +160,12 @@ func memoSet[K comparable, T any](mu *sync.Mutex, m map[K]memoEntry[T], k K, v T
 	m[k] = memoEntry[T]{v, time.Now()}
 }
 
-func (m *memo) outcome(k releaseKey) (health.Outcome, bool) { return memoGet(&m.mu, m.outcomes, k) }
-func (m *memo) setOutcome(k releaseKey, o health.Outcome)   { memoSet(&m.mu, m.outcomes, k, o) }
-func (m *memo) app(id int64) (*ripcord.App, bool)           { return memoGet(&m.mu, m.apps, id) }
-func (m *memo) setApp(a *ripcord.App)                       { memoSet(&m.mu, m.apps, a.ID, a) }
+func (m *memo) decision(k releaseKey) (*storage.HealthDecision, bool) {
+	return memoGet(&m.mu, m.outcomes, k)
+}
+func (m *memo) setDecision(k releaseKey, d *storage.HealthDecision) { memoSet(&m.mu, m.outcomes, k, d) }
+func (m *memo) app(id int64) (*ripcord.App, bool)                   { return memoGet(&m.mu, m.apps, id) }
+func (m *memo) setApp(a *ripcord.App)                               { memoSet(&m.mu, m.apps, a.ID, a) }
 func (m *memo) project(key string) (*storage.SentryProject, bool) {
 	return memoGet(&m.mu, m.projects, key)
 }

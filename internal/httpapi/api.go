@@ -40,6 +40,10 @@ type Catalog interface {
 type Access interface {
 	Authenticate(ctx context.Context, secret string) (ripcord.Actor, error)
 	TokenCreate(ctx context.Context, name string, role ripcord.Role) (string, *ripcord.Token, error)
+	TokenCreateForUser(ctx context.Context, name string, role ripcord.Role, email string) (string, *ripcord.Token, error)
+	UserCreate(ctx context.Context, p access.UserParams) (*ripcord.User, error)
+	UserList(ctx context.Context) ([]*ripcord.User, error)
+	UserSetTeamRoles(ctx context.Context, email string, roles []string) (*ripcord.User, error)
 	TokenList(ctx context.Context) ([]*ripcord.Token, error)
 	TokenRevoke(ctx context.Context, name string) (*ripcord.Token, error)
 	AuditVerify(ctx context.Context) (*access.AuditReport, error)
@@ -74,6 +78,10 @@ type Rollbacks interface {
 	// RollbackBuildPrepare queues (once) the preparation of a target
 	// release's rollback build and returns its current state.
 	RollbackBuildPrepare(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.RollbackBuild, error)
+	// RollbackBuildWithdraw withdraws a target's iOS rollback from the App
+	// Store on purpose (its version deleted so the next one can be
+	// created) and returns it as recorded. (helper ios)
+	RollbackBuildWithdraw(ctx context.Context, app, version string) (*ripcord.RollbackBuild, error)
 }
 
 // Rollouts acts on a release's rollout in the store. Each returns the
@@ -105,7 +113,10 @@ type Config struct {
 	Rollbacks Rollbacks
 	// Rollouts halts, resumes and rolls back releases. Required.
 	Rollouts Rollouts
-	Ready    Readiness // required
+	// Stages submits, starts and advances staged rollouts. Optional: without
+	// it the stage routes answer 404 and release show has no schedule.
+	Stages Stages
+	Ready  Readiness // required
 	// Registry receives the HTTP metrics; the daemon registers job and build
 	// metrics on it too. Required.
 	Registry *prometheus.Registry
@@ -124,6 +135,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger is the request logger. Default slog.Default().
 	Logger *slog.Logger
+
+	// Incidents opens, lists, shows and resolves incidents. Required.
+	Incidents Incidents
 }
 
 type handler struct {
@@ -134,6 +148,7 @@ type handler struct {
 	credentials    Credentials
 	rollbacks      Rollbacks
 	rollouts       Rollouts
+	stages         Stages
 	ready          Readiness
 	maxBody        int64
 	requestTimeout time.Duration
@@ -142,6 +157,9 @@ type handler struct {
 	ingest         *ingestMetrics
 	limiter        *rateLimiter
 	gatherer       prometheus.Gatherer
+	now            func() time.Time // the clock of reports that say "for 5h 12m"
+
+	incidents Incidents
 }
 
 // authMode says how a route authenticates its caller.
@@ -185,16 +203,29 @@ func (h *handler) routes() []route {
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/health", role: ripcord.RoleViewer, fn: h.releaseHealth},
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build", role: ripcord.RoleViewer, fn: h.rollbackBuildGet},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build", role: ripcord.RoleReleaseManager, fn: h.rollbackBuildPrepare},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build/withdraw", role: ripcord.RoleReleaseManager, fn: h.rollbackBuildWithdraw},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/halt", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Halt)},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/resume", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Resume)},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Rollback)},
+		{method: "GET", pattern: "/api/v1/apps/{app}/rollout-plan", role: ripcord.RoleViewer, fn: h.needStages(h.rolloutPlanGet)},
+		{method: "PUT", pattern: "/api/v1/apps/{app}/rollout-plan", role: ripcord.RoleReleaseManager, fn: h.needStages(h.rolloutPlanPut)},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/submit", role: ripcord.RoleReleaseManager, fn: h.needStages(h.stageAction(http.StatusAccepted, Stages.RequestSubmit))},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/start", role: ripcord.RoleReleaseManager, fn: h.needStages(h.stageAction(http.StatusOK, Stages.Start))},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/advance", role: ripcord.RoleReleaseManager, fn: h.needStages(h.stageAction(http.StatusOK, Stages.Advance))},
 		{method: "POST", pattern: "/api/v1/health/samples", role: ripcord.RoleEngineer, fn: h.healthSamples},
 		{method: "POST", pattern: "/api/{project_id}/envelope/{$}", auth: authSentryKey, fn: h.sentryEnvelope},
 		{method: "GET", pattern: "/api/v1/tokens", role: ripcord.RoleAdmin, fn: h.tokenList},
 		{method: "POST", pattern: "/api/v1/tokens", role: ripcord.RoleAdmin, fn: h.tokenCreate},
 		{method: "DELETE", pattern: "/api/v1/tokens/{name}", role: ripcord.RoleAdmin, fn: h.tokenRevoke},
+		{method: "GET", pattern: "/api/v1/users", role: ripcord.RoleAdmin, fn: h.userList},
+		{method: "POST", pattern: "/api/v1/users", role: ripcord.RoleAdmin, fn: h.userCreate},
+		{method: "PUT", pattern: "/api/v1/users/{email}/team-roles", role: ripcord.RoleAdmin, fn: h.userSetTeamRoles},
 		{method: "GET", pattern: "/api/v1/audit", role: ripcord.RoleViewer, fn: h.auditList},
 		{method: "GET", pattern: "/api/v1/audit/verify", role: ripcord.RoleViewer, fn: h.auditVerify},
+		{method: "GET", pattern: "/api/v1/incidents", role: ripcord.RoleViewer, fn: h.incidentList},
+		{method: "POST", pattern: "/api/v1/incidents", role: ripcord.RoleEngineer, fn: h.incidentOpen},
+		{method: "GET", pattern: "/api/v1/incidents/{id}", role: ripcord.RoleViewer, fn: h.incidentGet},
+		{method: "POST", pattern: "/api/v1/incidents/{id}/resolve", role: ripcord.RoleReleaseManager, fn: h.incidentResolve},
 	}
 }
 
@@ -204,6 +235,7 @@ func (h *handler) routes() []route {
 func NewHandler(cfg Config) http.Handler {
 	h := &handler{
 		catalog: cfg.Catalog, access: cfg.Access, audit: cfg.Audit, health: cfg.Health, credentials: cfg.Credentials, rollbacks: cfg.Rollbacks, rollouts: cfg.Rollouts, ready: cfg.Ready,
+		stages:         cfg.Stages,
 		maxBody:        cmp.Or(cfg.MaxBodyBytes, 1<<20),
 		requestTimeout: cmp.Or(cfg.RequestTimeout, 30*time.Second),
 		logger:         cmp.Or(cfg.Logger, slog.Default()),
@@ -211,6 +243,10 @@ func NewHandler(cfg Config) http.Handler {
 		ingest:         newIngestMetrics(cfg.Registry),
 		gatherer:       cfg.Registry,
 	}
+	if h.now = cfg.Now; h.now == nil {
+		h.now = time.Now
+	}
+	h.incidents = cfg.Incidents
 	h.limiter = &rateLimiter{rate: cmp.Or(cfg.SentryRate, DefaultSentryRate), burst: float64(max(1, cmp.Or(cfg.SentryBurst, DefaultSentryBurst))),
 		now: cfg.Now, buckets: map[int64]*tokenBucket{}}
 	if h.limiter.now == nil {

@@ -27,13 +27,17 @@ func (h *handler) tokenCreate(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	secret, t, err := h.access.TokenCreate(r.Context(), req.Name, role)
+	secret, t, err := h.access.TokenCreateForUser(r.Context(), req.Name, role, req.User)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
+	out := TokenCreated{Token: NewToken(t), Secret: secret}
+	if t.UserID != 0 {
+		out.User, _ = ripcord.NormalizeEmail(req.User) // the service accepted it
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, TokenCreated{Token: NewToken(t), Secret: secret})
+	writeJSON(w, http.StatusCreated, out)
 }
 
 func (h *handler) tokenRevoke(w http.ResponseWriter, r *http.Request) {

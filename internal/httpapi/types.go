@@ -61,6 +61,9 @@ type ReleasePlatform struct {
 	Status    string    `json:"status"`
 	BuildID   int64     `json:"build_id,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Rollout is the staged rollout's stage and next step (release show
+	// and stage actions only).
+	Rollout *RolloutSchedule `json:"rollout,omitempty"`
 }
 
 // ReleaseCreateRequest starts a release.
@@ -77,12 +80,51 @@ type Token struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	User       string     `json:"user,omitempty"` // email of the person it acts as
 }
 
 // TokenCreateRequest issues a token.
 type TokenCreateRequest struct {
 	Name string `json:"name"`
 	Role string `json:"role"`
+	// User binds the token to the person with this email: it then acts
+	// as them, with at most their role.
+	User string `json:"user,omitempty"`
+}
+
+// User is a person on the wire; never their password.
+type User struct {
+	Email     string    `json:"email"`
+	Name      string    `json:"name,omitempty"`
+	Role      string    `json:"role"`
+	TeamRoles []string  `json:"team_roles"`
+	Disabled  bool      `json:"disabled"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// UserCreateRequest adds a person. Password may be left out for people who
+// sign in through OIDC only.
+type UserCreateRequest struct {
+	Email     string   `json:"email"`
+	Name      string   `json:"name,omitempty"`
+	Role      string   `json:"role"`
+	TeamRoles []string `json:"team_roles,omitempty"`
+	Password  string   `json:"password,omitempty"`
+}
+
+// UserTeamRolesRequest replaces a person's team roles.
+type UserTeamRolesRequest struct {
+	TeamRoles []string `json:"team_roles"`
+}
+
+// NewUser converts a domain user to the wire.
+func NewUser(u *ripcord.User) User {
+	teams := u.TeamRoles
+	if teams == nil {
+		teams = []string{}
+	}
+	return User{Email: u.Email, Name: u.Name, Role: string(u.Role), TeamRoles: teams, Disabled: u.Disabled, CreatedBy: u.CreatedBy, CreatedAt: u.CreatedAt}
 }
 
 // TokenCreated is the one response that carries a token's secret.
@@ -168,6 +210,28 @@ type RollbackBuild struct {
 	// StoreRef says where the store holds it, e.g. "play:com.acme.shop/qa/121".
 	StoreRef  string     `json:"store_ref,omitempty"`
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+	// iOS: the rollback's own App Store version and its review (helper ios).
+	StoreVersionID    string     `json:"store_version_id,omitempty"`
+	StoreVersionState string     `json:"store_version_state,omitempty"`
+	ApprovedAt        *time.Time `json:"approved_at,omitempty"`
+	TargetReleasedAt  *time.Time `json:"target_released_at,omitempty"`
+	// Releasable says one click can release the rollback now (iOS: ready
+	// and approved; Android: ready).
+	Releasable bool `json:"releasable"`
+	// UnprotectedSince is when the released target last had no approved
+	// rollback, while that lasts; Protection says it in words.
+	UnprotectedSince *time.Time `json:"unprotected_since,omitempty"`
+	Protection       string     `json:"protection,omitempty"`
+	// Withdrawal says what withdrawing would do, for the confirmation.
+	Withdrawal string `json:"withdrawal,omitempty"`
+	// SupersededAt is set on a retired rollback shown until its fresh
+	// preparation has a row.
+	SupersededAt *time.Time `json:"superseded_at,omitempty"`
+}
+
+// RollbackWithdrawRequest confirms a withdrawal: it must say confirm true.
+type RollbackWithdrawRequest struct {
+	Confirm bool `json:"confirm"`
 }
 
 // NewRollbackBuild converts a domain rollback build to the wire.

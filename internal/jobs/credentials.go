@@ -9,7 +9,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
+	"github.com/ripcordhq/ripcord"
 	"github.com/ripcordhq/ripcord/internal/credentials"
+	"github.com/ripcordhq/ripcord/internal/rollback"
 )
 
 // NewCredentialsExpiringGauge builds the gauge the expiry check sets, for
@@ -62,6 +64,7 @@ func (w *CredentialExpiryWorker) Work(ctx context.Context, _ *river.Job[Credenti
 		return fmt.Errorf("credential expiry check: %w", err)
 	}
 	now := w.deps.Now()
+	actx := ripcord.NewContextWithActor(ctx, ripcord.Actor{Name: rollback.Actor, Role: ripcord.RoleAdmin})
 	if g := w.deps.CredentialsExpiring; g != nil {
 		g.Reset()
 	}
@@ -76,6 +79,12 @@ func (w *CredentialExpiryWorker) Work(ctx context.Context, _ *river.Job[Credenti
 		case credentials.ExpiryExpired:
 			expired++
 			w.deps.Logger.WarnContext(ctx, "credential expired; store a renewed one with `ripcord app credentials`", attrs...)
+			// Rollback builds signed with it are retired (helper ios).
+			if n, err := NewInvalidator(w.deps).CredentialExpired(actx, c.App, c.Kind, c.ExpiresAt); err != nil {
+				return fmt.Errorf("credential expiry check: retire rollback builds signed with %s of %s: %w", c.Kind, c.App, err)
+			} else if n > 0 {
+				w.deps.Logger.WarnContext(ctx, "rollback builds signed with an expired credential retired", append(attrs, slog.Int("rollback_builds", n))...)
+			}
 		case credentials.ExpiryExpiring:
 			expiring++
 			w.deps.Logger.WarnContext(ctx, "credential expires soon; store a renewed one with `ripcord app credentials`", attrs...)

@@ -42,6 +42,10 @@ type Deps struct {
 	// AppStoreHTTPClient carries App Store Connect requests. Default: the
 	// client's.
 	AppStoreHTTPClient *http.Client
+	// AppStorePollInterval is the wait between reads of a changing App
+	// Store state (build processing, review). Default the connector's
+	// (30 s); the demo, whose store clock runs fast, polls every second.
+	AppStorePollInterval time.Duration
 	// WorkDir holds temporary artifacts while re-signing. Default
 	// os.TempDir().
 	WorkDir string
@@ -63,7 +67,17 @@ func Register(workers *river.Workers, d Deps) ([]*river.PeriodicJob, error) {
 	river.AddWorker(workers, NewSentryStatePruneWorker(d))
 	river.AddWorker(workers, NewCredentialExpiryWorker(d))
 	river.AddWorker(workers, prepare)
+	// iOS rollback versions and rollback invalidation (helper ios).
+	follow, err := NewRollbackFollowWorker(d)
+	if err != nil {
+		return nil, err
+	}
+	river.AddWorker(workers, follow)
+	river.AddWorker(workers, NewRollbackWatchWorker(d))
 	return []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(RollbackWatchPeriod),
+			func() (river.JobArgs, *river.InsertOpts) { return RollbackWatchArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return ArtifactSweepArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}),

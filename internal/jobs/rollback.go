@@ -104,6 +104,10 @@ func (w *PrepareRollbackWorker) Work(ctx context.Context, job *river.Job[Prepare
 		return err
 	}
 	w.deps.Logger.InfoContext(ctx, "rollback preparation ran", append(attrs, slog.String("state", string(rb.State)), slog.String("reason", rb.Reason))...)
+	if err := kickFollow(ctx, w.deps, a, rb); err != nil {
+		// The periodic rollback watch queues it anyway.
+		w.deps.Logger.WarnContext(ctx, "queue the rollback follow-up", append(attrs, slog.String("error", err.Error()))...)
+	}
 	return nil
 }
 
@@ -142,7 +146,10 @@ func (w *PrepareRollbackWorker) prepareIOS(ctx context.Context, a PrepareRollbac
 		return nil, fmt.Errorf("open the App Store Connect API key of %s: %w", a.App, err)
 	}
 	c, err := appstore.New(appstore.Config{KeyID: m.ASCKeyID, IssuerID: m.ASCIssuerID, Individual: m.ASCIssuerID == "", PrivateKeyPEM: m.ASCKey,
-		BaseURL: w.deps.AppStoreURL, HTTPClient: w.deps.AppStoreHTTPClient, Logger: w.deps.Logger, Now: w.deps.Now})
+		// Tokens are signed on the wall clock, not deps.Now: Apple checks
+		// them against its own, whatever clock the release runs on.
+		BaseURL: w.deps.AppStoreURL, HTTPClient: w.deps.AppStoreHTTPClient, Logger: w.deps.Logger,
+		PollInterval: w.deps.AppStorePollInterval})
 	if err != nil {
 		return nil, needsSomeone{fmt.Errorf("the App Store Connect API key of %s is not usable (store a new key, then prepare again): %w", a.App, err)}
 	}

@@ -137,7 +137,9 @@ func (p *Preparer) prepareIOS(ctx context.Context, req PrepareRequest) (*ripcord
 
 // discoverLiveIOS finds the build live on the App Store: the one Ripcord
 // holds for the version and build number of the build attached to the App
-// Store version READY_FOR_DISTRIBUTION. When there is none it records why
+// Store version READY_FOR_DISTRIBUTION, or, once the target itself is
+// released (a re-preparation), the highest released version below the
+// target, which is what rolling back returns to. When there is none it records why
 // and returns a RollbackLiveUnknown report, as discoverLive does.
 func (p *Preparer) discoverLiveIOS(ctx context.Context, st *ascSession, app *ripcord.App, target string) (*ripcord.Build, *ripcord.RollbackBuild, error) {
 	if err := p.checkTarget(ctx, app, target); err != nil {
@@ -151,19 +153,13 @@ func (p *Preparer) discoverLiveIOS(ctx context.Context, st *ascSession, app *rip
 	if err != nil {
 		return nil, nil, fmt.Errorf("list App Store versions of %s: %w", app.IOSBundleID, err)
 	}
-	var live *appstore.Version
-	for i := range versions {
-		if versions[i].State == appstore.StateReadyForDistribution {
-			live = &versions[i]
-			break
-		}
-	}
+	live := liveBefore(versions, target)
 	if live == nil || live.BuildID == "" {
 		return p.liveUnknown(ctx, app, ripcord.IOS, target, fmt.Sprintf(
 			"App Store Connect has no version of %s ready for distribution, so there is no live build to roll back to; prepare again once one is released",
 			app.IOSBundleID))
 	}
-	build, err := p.liveASCBuild(ctx, st, appID, live)
+	build, err := liveASCBuild(ctx, st, appID, live)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -181,7 +177,7 @@ func (p *Preparer) discoverLiveIOS(ctx context.Context, st *ascSession, app *rip
 
 // liveASCBuild returns the build attached to the live version, looked up
 // among the builds of its version string first.
-func (p *Preparer) liveASCBuild(ctx context.Context, st *ascSession, appID string, live *appstore.Version) (*appstore.Build, error) {
+func liveASCBuild(ctx context.Context, st *ascSession, appID string, live *appstore.Version) (*appstore.Build, error) {
 	for _, f := range []appstore.BuildFilter{{AppID: appID, Version: live.VersionString}, {AppID: appID}} {
 		builds, err := st.as.ListBuilds(ctx, f)
 		if err != nil {
@@ -375,4 +371,27 @@ func (p *Preparer) markReadyIOS(ctx context.Context, st *ascSession, app *ripcor
 		return fmt.Errorf("record rollback %s (%s) as ready: %w", rb.Version, rb.BuildNumber, err)
 	}
 	return nil
+}
+
+// liveBefore returns the version a rollback of target returns to: the
+// highest version below the target that went on the store (live, or
+// replaced by the target's release). Nil when there is none.
+func liveBefore(versions []appstore.Version, target string) *appstore.Version {
+	tv, err := ripcord.ParseVersion(target)
+	if err != nil {
+		return nil
+	}
+	var best *appstore.Version
+	var bestV ripcord.Version
+	for i := range versions {
+		v := &versions[i]
+		pv, err := ripcord.ParseVersion(v.VersionString)
+		if err != nil || !released(v.State) || pv.Compare(tv) >= 0 {
+			continue
+		}
+		if best == nil || pv.Compare(bestV) > 0 {
+			best, bestV = v, pv
+		}
+	}
+	return best
 }

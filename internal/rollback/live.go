@@ -54,7 +54,32 @@ func (p *Preparer) discoverLive(ctx context.Context, pl Play, app *ripcord.App, 
 	if err != nil {
 		return nil, nil, err
 	}
+	if prev, err := p.supersededSource(ctx, app, ripcord.Android, target, b); err != nil || prev != nil {
+		return prev, nil, err
+	}
 	return b, nil, nil
+}
+
+// supersededSource handles a re-preparation once the target itself is
+// live (Play keeps only the newest completed release on the track): when
+// the live build is the target or newer, the rollback still returns to
+// what the superseded rollback re-signed. Nil when live is older than the
+// target or nothing was superseded.
+func (p *Preparer) supersededSource(ctx context.Context, app *ripcord.App, platform ripcord.Platform, target string, live *ripcord.Build) (*ripcord.Build, error) {
+	lv, err1 := ripcord.ParseVersion(live.Version)
+	tv, err2 := ripcord.ParseVersion(target)
+	if err1 != nil || err2 != nil || lv.Compare(tv) < 0 {
+		return nil, nil
+	}
+	old, err := p.store.RollbackBuildList(ctx, storage.RollbackBuildListParams{AppID: app.ID, Platform: platform, TargetVersion: target, Superseded: true})
+	if err != nil || len(old) == 0 {
+		return nil, err
+	}
+	b, err := p.store.BuildGetByID(ctx, old[len(old)-1].SourceBuildID)
+	if err != nil {
+		return nil, fmt.Errorf("read the source build of superseded rollback build %d: %w", old[len(old)-1].ID, err)
+	}
+	return b, nil
 }
 
 // checkTarget returns an ENOTFOUND error when the target release does not
@@ -145,6 +170,15 @@ func Status(ctx context.Context, q storage.Queries, appName string, platform rip
 	}
 	if rb, err = latestLiveUnknown(ctx, q, app, platform, target); err != nil || rb != nil {
 		return app, rb, err
+	}
+	// A retired rollback whose fresh preparation has no row yet: show it,
+	// with the reason it was retired.
+	old, err := q.RollbackBuildList(ctx, storage.RollbackBuildListParams{AppID: app.ID, Platform: platform, TargetVersion: target, Superseded: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(old) > 0 {
+		return app, old[len(old)-1], nil
 	}
 	return app, &ripcord.RollbackBuild{AppID: app.ID, Platform: platform, TargetVersion: target, State: ripcord.RollbackPending,
 		Reason: fmt.Sprintf("no rollback build has been prepared yet; `ripcord release rollback-build %s %s --prepare` queues its preparation", app.Name, target)}, nil

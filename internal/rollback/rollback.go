@@ -443,7 +443,7 @@ func (p *Preparer) allocate(ctx context.Context, app *ripcord.App, platform ripc
 			}
 			now := p.clock()
 			rb = &ripcord.RollbackBuild{AppID: app.ID, Platform: platform, TargetVersion: req.TargetVersion,
-				Version: ripcord.RollbackVersion(target, taken).String(), BuildNumber: number,
+				Version: sharedVersion(ctx, tx, app, platform, req.TargetVersion, ripcord.RollbackVersion(target, taken).String()), BuildNumber: number,
 				SourceBuildID: live.ID, SourceSHA256: live.SHA256, State: ripcord.RollbackAllocated, CreatedAt: now, UpdatedAt: now}
 			if err := tx.RollbackBuildCreate(ctx, rb); err != nil {
 				return err
@@ -767,4 +767,37 @@ func (p *Preparer) markReady(ctx context.Context, pl Play, app *ripcord.App, rb 
 		return fmt.Errorf("record rollback %s (%s) as ready: %w", rb.Version, rb.BuildNumber, err)
 	}
 	return nil
+}
+
+// sharedVersion returns the version of the other platform's rollback of
+// the same target when there is one, else next: one rollback version ships
+// on both stores, so users on either see 1.2.1 replace 1.2.0, and the
+// version the first platform took is not "taken" for the second.
+func sharedVersion(ctx context.Context, tx storage.Tx, app *ripcord.App, platform ripcord.Platform, target, next string) string {
+	for _, other := range app.Platforms() {
+		if other == platform {
+			continue
+		}
+		if rb, err := tx.RollbackBuildGet(ctx, app.ID, other, target); err == nil && rb.Version != "" && !retiredHere(ctx, tx, app, platform, rb.Version) {
+			return rb.Version
+		}
+	}
+	return next
+}
+
+// retiredHere reports whether a retired (superseded) rollback of this
+// platform already used version: it was retired for a reason (a hotfix, a
+// live change, expired material), and the store may have seen it, so a
+// fresh preparation takes a new one even if the other platform keeps it.
+func retiredHere(ctx context.Context, tx storage.Tx, app *ripcord.App, platform ripcord.Platform, version string) bool {
+	old, err := tx.RollbackBuildList(ctx, storage.RollbackBuildListParams{AppID: app.ID, Platform: platform, Superseded: true})
+	if err != nil {
+		return true // when in doubt, do not share
+	}
+	for _, rb := range old {
+		if rb.Version == version {
+			return true
+		}
+	}
+	return false
 }

@@ -9,16 +9,18 @@ import (
 	"github.com/ripcordhq/ripcord"
 )
 
-const tokenColumns = `id, name, role, prefix, hash, created_by, created_at, last_used_at, revoked_at`
+const tokenColumns = `id, name, role, prefix, hash, created_by, created_at, last_used_at, revoked_at, user_id`
 
 func scanToken(r Row) (*ripcord.Token, error) {
 	var t ripcord.Token
 	var role string
 	var used, revoked sql.NullTime
-	if err := r.Scan(&t.ID, &t.Name, &role, &t.Prefix, &t.Hash, &t.CreatedBy, &t.CreatedAt, &used, &revoked); err != nil {
+	var user sql.NullInt64
+	if err := r.Scan(&t.ID, &t.Name, &role, &t.Prefix, &t.Hash, &t.CreatedBy, &t.CreatedAt, &used, &revoked, &user); err != nil {
 		return nil, err
 	}
 	t.Role = ripcord.Role(role)
+	t.UserID = user.Int64
 	t.CreatedAt = t.CreatedAt.UTC()
 	if used.Valid {
 		t.LastUsedAt = used.Time.UTC()
@@ -31,8 +33,8 @@ func scanToken(r Row) (*ripcord.Token, error) {
 
 // TokenCreate inserts t and sets its ID.
 func (s *Queries) TokenCreate(ctx context.Context, t *ripcord.Token) error {
-	err := s.q.QueryRow(ctx, `INSERT INTO api_tokens (name, role, prefix, hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		t.Name, string(t.Role), t.Prefix, t.Hash, t.CreatedBy, t.CreatedAt.UTC()).Scan(&t.ID)
+	err := s.q.QueryRow(ctx, `INSERT INTO api_tokens (name, role, prefix, hash, created_by, created_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		t.Name, string(t.Role), t.Prefix, t.Hash, t.CreatedBy, t.CreatedAt.UTC(), sql.NullInt64{Int64: t.UserID, Valid: t.UserID != 0}).Scan(&t.ID)
 	if err != nil {
 		return fmt.Errorf("insert token %q: %w", t.Name, s.err(err))
 	}

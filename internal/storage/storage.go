@@ -113,6 +113,13 @@ type Queries interface {
 	TokenGetByName(ctx context.Context, name string) (*ripcord.Token, error)
 	TokenList(ctx context.Context) ([]*ripcord.Token, error)
 
+	// UserGetByEmail finds a user by normalised email, or ErrNotFound.
+	UserGetByEmail(ctx context.Context, email string) (*User, error)
+	// UserGetByID finds a user by ID, or ErrNotFound.
+	UserGetByID(ctx context.Context, id int64) (*User, error)
+	// UserList lists users ordered by email.
+	UserList(ctx context.Context) ([]*User, error)
+
 	// AuditList returns entries with Seq > AfterSeq in order, at most Limit.
 	AuditList(ctx context.Context, p AuditListParams) ([]ripcord.AuditEntry, error)
 	// AuditHead returns the newest entry's sequence number and hash (0, ""
@@ -169,6 +176,41 @@ type Queries interface {
 	// SentryEventsSeen returns which of the event ids the project has
 	// recorded.
 	SentryEventsSeen(ctx context.Context, projectID int64, eventIDs []string) ([]string, error)
+	// iOS rollback versions and re-preparation (issue #7, helper ios).
+
+	// RollbackBuildList lists rollback builds matching p, oldest first:
+	// the current rows, or with p.Superseded the superseded ones.
+	RollbackBuildList(ctx context.Context, p RollbackBuildListParams) ([]*ripcord.RollbackBuild, error)
+	// Incidents and health pollers (issue #8, helper "incidents").
+
+	// IncidentGet returns an incident with its app's name, or ErrNotFound.
+	IncidentGet(ctx context.Context, id int64) (*ripcord.Incident, error)
+	// IncidentGetOpen returns the open incident of a release, platform and
+	// trigger, or ErrNotFound.
+	IncidentGetOpen(ctx context.Context, appID int64, version string, platform ripcord.Platform, trigger string) (*ripcord.Incident, error)
+	// IncidentList lists incidents newest first.
+	IncidentList(ctx context.Context, p IncidentListParams) ([]*ripcord.Incident, error)
+	// IncidentEventList returns an incident's own timeline, oldest first.
+	IncidentEventList(ctx context.Context, incidentID int64) ([]ripcord.IncidentEvent, error)
+	// PollerStatusList lists the pollers' status for an app (every app's
+	// when appID is 0), ordered by app, platform and source.
+	PollerStatusList(ctx context.Context, appID int64) ([]PollerStatus, error)
+	// PollerCursorList returns what a cumulative poller already added for
+	// an app on a platform.
+	PollerCursorList(ctx context.Context, source string, appID int64, platform ripcord.Platform) ([]PollerCursor, error)
+	// Staged rollouts (internal/stages).
+
+	// RolloutPlanGet returns the rollout plan an app set, or ErrNotFound
+	// when it uses the default.
+	RolloutPlanGet(ctx context.Context, appID int64) (*RolloutPlan, error)
+}
+
+// RolloutPlan is an app's rollout plan as stored, with who set it.
+type RolloutPlan struct {
+	AppID     int64
+	Plan      ripcord.RolloutPlan
+	UpdatedBy string
+	UpdatedAt time.Time
 }
 
 // Tx is a read-write transaction.
@@ -195,6 +237,13 @@ type Tx interface {
 	TokenRevoke(ctx context.Context, id int64, at time.Time) error
 	// TokenTouch records that a token was used.
 	TokenTouch(ctx context.Context, id int64, at time.Time) error
+
+	// UserCreate inserts u, setting its ID. ErrConflict when the email is
+	// taken.
+	UserCreate(ctx context.Context, u *User) error
+	// UserUpdate stores u's name, role, team roles, password hash,
+	// disabled flag and update time; ErrNotFound when it does not exist.
+	UserUpdate(ctx context.Context, u *User) error
 
 	// AuditAppend links e to the chain (setting Seq, PrevHash and Hash) and
 	// stores it. Concurrent transactions append one after the other.
@@ -259,9 +308,82 @@ type Tx interface {
 	// ErrConflict when the app already has it reserved on that platform, so
 	// two transactions can never both take one number.
 	BuildNumberReserve(ctx context.Context, r BuildNumberReservation) error
+	// RollbackBuildSupersede marks a current rollback build superseded at
+	// the given time, so a fresh preparation for its target can be
+	// created; the row stays for provenance. ErrNotFound when no current
+	// row has that ID. (iOS rollback versions, helper ios.)
+	RollbackBuildSupersede(ctx context.Context, id int64, at time.Time) error
+
+	// Staged rollouts (internal/stages).
+
+	// RolloutPlanPut stores an app's rollout plan, replacing the one it had.
+	RolloutPlanPut(ctx context.Context, p *RolloutPlan) error
+	// ReleaseRolloutPut stores a release's rollout progress on one
+	// platform (Stage, StageStartedAt, RolloutStartedAt, Plan, StoreRef,
+	// Reason), replacing what was stored; the status is
+	// ReleasePlatformUpdate's. ErrNotFound when the release has no such
+	// platform.
+	ReleaseRolloutPut(ctx context.Context, releaseID int64, rp ripcord.ReleasePlatform) error
 
 	// JobInsert enqueues a job that runs only if the transaction commits.
 	JobInsert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+
+	// Incidents and health pollers (issue #8, helper "incidents").
+
+	// IncidentCreate inserts an open incident, setting its ID. ErrConflict
+	// when the release already has an open incident for the trigger.
+	IncidentCreate(ctx context.Context, in *ripcord.Incident) error
+	// IncidentResolve closes an open incident; ErrNotFound when no open
+	// incident has the ID.
+	IncidentResolve(ctx context.Context, id int64, at, mitigatedAt time.Time, by, summary string) error
+	// IncidentEventAppend adds an entry to an incident's timeline, setting
+	// its ID.
+	IncidentEventAppend(ctx context.Context, e *ripcord.IncidentEvent) error
+	// PollerStatusPut stores a poller's status (an upsert keyed by source,
+	// app and platform).
+	PollerStatusPut(ctx context.Context, st PollerStatus) error
+	// PollerCursorPut stores what a cumulative poller added so far for one
+	// release and metric (an upsert).
+	PollerCursorPut(ctx context.Context, c PollerCursor) error
+}
+
+// IncidentListParams filters an incident listing; zero fields match all.
+type IncidentListParams struct {
+	AppID    int64
+	OpenOnly bool // only incidents not resolved
+	Limit    int  // default 100
+}
+
+// PollerStatus is one health poller's state for an app on a platform.
+type PollerStatus struct {
+	Source            string // "sentry" or "play_vitals"
+	AppID             int64
+	App               string // the app's name, read with the status
+	Platform          ripcord.Platform
+	LastAttemptAt     time.Time // zero before the first poll
+	LastSuccessAt     time.Time // zero until a poll succeeded
+	DataThrough       time.Time // end of the newest data the source had
+	ConsecutiveErrors int64
+	LastError         string
+	AlertedAt         time.Time // when the outage alert went out; zero when none is pending
+}
+
+// PollerCursor is what a cumulative poller already added to one release's
+// metric.
+type PollerCursor struct {
+	Source   string
+	AppID    int64
+	Platform ripcord.Platform
+	Version  string
+	Metric   string
+	Counts   health.Counts
+}
+
+// User is a person as stored: the domain user and the hash of their
+// password, which only the access service reads.
+type User struct {
+	ripcord.User
+	PasswordHash string // argon2id PHC string; "" when the user has no password
 }
 
 // BuildIdentityParams names a build by its store identity.
@@ -418,4 +540,14 @@ type SentryEventParams struct {
 	ProjectID int64
 	EventID   string
 	At        time.Time // receive time, kept for pruning
+}
+
+// RollbackBuildListParams filters a rollback build listing; zero fields
+// match everything. (iOS rollback versions, helper ios.)
+type RollbackBuildListParams struct {
+	AppID         int64
+	Platform      ripcord.Platform
+	TargetVersion string
+	// Superseded lists superseded rows instead of current ones.
+	Superseded bool
 }

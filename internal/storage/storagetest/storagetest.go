@@ -35,6 +35,7 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("Builds", func(t *testing.T) { t.Parallel(); testBuilds(t, h) })
 	t.Run("Releases", func(t *testing.T) { t.Parallel(); testReleases(t, h) })
 	t.Run("Tokens", func(t *testing.T) { t.Parallel(); testTokens(t, h) })
+	t.Run("Users", func(t *testing.T) { t.Parallel(); testUsers(t, h) })
 	t.Run("Audit", func(t *testing.T) { t.Parallel(); testAudit(t, h) })
 	t.Run("AuditConcurrent", func(t *testing.T) { t.Parallel(); testAuditConcurrent(t, h) })
 	t.Run("AuditTamper", func(t *testing.T) { t.Parallel(); testAuditTamper(t, h) })
@@ -50,8 +51,14 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("SentryDevicesAndEvents", func(t *testing.T) { t.Parallel(); testSentryDevicesAndEvents(t, h) })
 	t.Run("Credentials", func(t *testing.T) { t.Parallel(); testCredentials(t, h) })
 	t.Run("RollbackBuilds", func(t *testing.T) { t.Parallel(); testRollbackBuilds(t, h) })
+	t.Run("RollbackSupersede", func(t *testing.T) { t.Parallel(); testRollbackSupersede(t, h) })
+	t.Run("RollbackMigrationKeepsRows", func(t *testing.T) { t.Parallel(); testRollbackMigrationKeepsRows(t, h) })
 	t.Run("BuildNumberReservationsConcurrent", func(t *testing.T) { t.Parallel(); testBuildNumberReservationsConcurrent(t, h) })
 	t.Run("IngestPipelineWrites", func(t *testing.T) { t.Parallel(); testIngestPipelineWrites(t, h) })
+	t.Run("Incidents", func(t *testing.T) { t.Parallel(); testIncidents(t, h) })
+	t.Run("Pollers", func(t *testing.T) { t.Parallel(); testPollers(t, h) })
+	t.Run("IncidentsConcurrent", func(t *testing.T) { t.Parallel(); testIncidentsConcurrent(t, h) })
+	t.Run("Rollouts", func(t *testing.T) { t.Parallel(); testRollouts(t, h) })
 }
 
 // migrated opens a store and migrates it to the latest schema.
