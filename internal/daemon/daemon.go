@@ -99,6 +99,8 @@ type Options struct {
 	// to a SQLite database, else next to a local artifacts directory, else
 	// in the working directory. One process at a time may use it.
 	IngestDir string
+	// RolloutHook is the rollout service's crash-point hook (tests only).
+	RolloutHook rollout.Hook
 	// NotifyRetryBase is the first retry delay of alert deliveries.
 	// Default notify's (10 s); tests shorten it.
 	NotifyRetryBase time.Duration
@@ -161,7 +163,8 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		return nil, fmt.Errorf("refusing to start: %w", err)
 	}
 
-	if d.Rollout, err = rollout.New(rollout.Config{Store: d.Store, Play: playOpener(d.Credentials, cfg.Stores.GooglePlayURL, logger), Now: opts.Now, Logger: logger}); err != nil {
+	if d.Rollout, err = rollout.New(rollout.Config{Store: d.Store, Play: playOpener(d.Credentials, cfg.Stores.GooglePlayURL, logger), Now: opts.Now, Logger: logger,
+		AppStore: appStoreOpener(d.Credentials, cfg.Stores.AppStoreConnectURL, logger), Hook: opts.RolloutHook}); err != nil {
 		return nil, err
 	}
 	// Health verdicts act through the rollout service, so health comes
@@ -189,6 +192,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	if err != nil {
 		return nil, err
 	}
+	river.AddWorker(workers, rollout.NewWorker(d.Rollout))
 	more, err := d.registerIncidentJobs(workers)
 	if err != nil {
 		return nil, err
@@ -196,8 +200,11 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	periodic = append(periodic, more...)
 	periodic = append(periodic, stages.Register(workers, d.Stages)...)
 	d.jobs, err = d.Store.NewJobClient(&river.Config{
-		Logger:       logger,
-		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},
+		Logger: logger,
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers},
+			// Rollout actions have their own queue, polled often: a rollback
+			// must not wait behind a preparation or for a slow poll.
+			rollout.Queue: rolloutQueue(d.Store.Dialect())},
 		Workers:      workers,
 		PeriodicJobs: periodic,
 		// Jobs still running at shutdown are rescued after this long by
@@ -222,7 +229,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		return nil, err
 	}
 	d.handler = httpapi.NewHandler(httpapi.Config{
-		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Rollbacks: rbs, Rollouts: d.Rollout, Ready: d.ready, Registry: d.registry,
+		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.Health, Credentials: d.Credentials, Rollbacks: rbs, Rollouts: rolloutAPI{d.Rollout}, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
 		SentryRate: opts.SentryRate, SentryBurst: opts.SentryBurst, Now: opts.Now,
 		Incidents: d.Incidents,

@@ -84,15 +84,6 @@ type Rollbacks interface {
 	RollbackBuildWithdraw(ctx context.Context, app, version string) (*ripcord.RollbackBuild, error)
 }
 
-// Rollouts acts on a release's rollout in the store. Each returns the
-// release as recorded after the store acknowledged; a repeat of a finished
-// halt or rollback returns it unchanged without a store call.
-type Rollouts interface {
-	Halt(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.Release, error)
-	Resume(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.Release, error)
-	Rollback(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.Release, error)
-}
-
 // AuditReader pages through the audit log.
 type AuditReader interface {
 	AuditList(ctx context.Context, afterSeq int64, limit int, target string) ([]ripcord.AuditEntry, error)
@@ -204,9 +195,10 @@ func (h *handler) routes() []route {
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build", role: ripcord.RoleViewer, fn: h.rollbackBuildGet},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build", role: ripcord.RoleReleaseManager, fn: h.rollbackBuildPrepare},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build/withdraw", role: ripcord.RoleReleaseManager, fn: h.rollbackBuildWithdraw},
-		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/halt", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Halt)},
-		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/resume", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Resume)},
-		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Rollback)},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/halt", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(ripcord.ActionHalt)},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/resume", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(ripcord.ActionResume)},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(ripcord.ActionRollback)},
+		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/actions/{id}", role: ripcord.RoleViewer, fn: h.actionGet},
 		{method: "GET", pattern: "/api/v1/apps/{app}/rollout-plan", role: ripcord.RoleViewer, fn: h.needStages(h.rolloutPlanGet)},
 		{method: "PUT", pattern: "/api/v1/apps/{app}/rollout-plan", role: ripcord.RoleReleaseManager, fn: h.needStages(h.rolloutPlanPut)},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/submit", role: ripcord.RoleReleaseManager, fn: h.needStages(h.stageAction(http.StatusAccepted, Stages.RequestSubmit))},

@@ -176,6 +176,19 @@ type Queries interface {
 	// SentryEventsSeen returns which of the event ids the project has
 	// recorded.
 	SentryEventsSeen(ctx context.Context, projectID int64, eventIDs []string) ([]string, error)
+	// Rollout actions (issue 7).
+
+	// RolloutActionGet returns an action by id, or ErrNotFound.
+	RolloutActionGet(ctx context.Context, id int64) (*ripcord.RolloutAction, error)
+	// RolloutActionGetByKey returns an app's action with an idempotency
+	// key, or ErrNotFound.
+	RolloutActionGetByKey(ctx context.Context, appID int64, key string) (*ripcord.RolloutAction, error)
+	// RolloutActionActive returns the queued or running action on a
+	// release's platform, or ErrNotFound.
+	RolloutActionActive(ctx context.Context, releaseID int64, platform ripcord.Platform) (*ripcord.RolloutAction, error)
+	// RolloutActionList lists a release's actions on a platform, newest
+	// first, at most limit (default 100).
+	RolloutActionList(ctx context.Context, releaseID int64, platform ripcord.Platform, limit int) ([]*ripcord.RolloutAction, error)
 	// iOS rollback versions and re-preparation (issue #7, helper ios).
 
 	// RollbackBuildList lists rollback builds matching p, oldest first:
@@ -324,6 +337,14 @@ type Tx interface {
 	// ReleasePlatformUpdate's. ErrNotFound when the release has no such
 	// platform.
 	ReleaseRolloutPut(ctx context.Context, releaseID int64, rp ripcord.ReleasePlatform) error
+	// RolloutActionCreate inserts a, setting its ID. ErrConflict when the
+	// release already has an active action on that platform or the app
+	// already has an action with that idempotency key; the transaction
+	// stays usable, so the caller can read the one that won.
+	RolloutActionCreate(ctx context.Context, a *ripcord.RolloutAction) error
+	// RolloutActionUpdate stores an action's progress (state, steps,
+	// pending step, error, updated_at); ErrNotFound when it does not exist.
+	RolloutActionUpdate(ctx context.Context, a *ripcord.RolloutAction) error
 
 	// JobInsert enqueues a job that runs only if the transaction commits.
 	JobInsert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
