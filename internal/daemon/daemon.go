@@ -356,6 +356,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.jobs.Stop(sctx); err != nil {
 		d.logger.Warn("jobs still running at shutdown timeout will be rescued and run again", slog.String("error", err.Error()))
 	}
+	// Nothing ingests any more: write what is pending and release the
+	// ingest log, so a successor process may take it over at once.
+	if err := d.Health.Close(sctx); err != nil {
+		d.logger.Error("closing the health ingest failed; the next start replays its log", slog.String("error", err.Error()))
+	}
 	return runErr
 }
 
