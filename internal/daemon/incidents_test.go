@@ -245,8 +245,11 @@ func TestResumeKeepsBreachVerdictUntilFreshEvidence(t *testing.T) {
 	require.Equal(t, health.Rollback, verdicts[0].Decision.Outcome)
 	haltedSoon(t, pb)
 
-	resp := tb.call(t, pb.rm, "POST", "/api/v1/apps/shop/releases/1.2.0/resume?platform=android", nil, nil)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "a person may resume")
+	const base = "/api/v1/apps/shop/releases/1.2.0/"
+	var out httpapi.RolloutActions
+	resp := tb.call(t, pb.rm, "POST", base+"resume?platform=android", nil, &out)
+	require.Contains(t, []int{http.StatusOK, http.StatusAccepted}, resp.StatusCode, "a person may resume")
+	require.Equal(t, "succeeded", tb.waitAction(t, pb.viewer, base, out.Actions[0].Action.ID).State)
 	require.Equal(t, ripcord.StatusRollingOut, androidStatus(t, tb))
 
 	// A flood of clean sessions filed in the breach's minute: the whole

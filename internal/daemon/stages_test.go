@@ -16,7 +16,8 @@ import (
 
 // TestStagedRolloutThroughTheServer drives the staged-rollout routes of a
 // real server against the fake Play: the rollout plan is shown and set
-// (release managers only), a submission is queued and its job uploads
+// (release managers only), a submission of all platforms is queued for
+// Android (iOS has no build and is reported as skipped) and its job uploads
 // 1.2.0 (120) to Play's production track as a draft, and a start is
 // refused because no release gate is configured yet, with nothing
 // written to Play; release show carries the schedule.
@@ -53,8 +54,14 @@ func TestStagedRolloutThroughTheServer(t *testing.T) {
 	resp = tb.call(t, pb.rm, "POST", base+"submit", nil, &eb)
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "the platform must be named")
 	var res httpapi.StageActionResult
-	resp = tb.call(t, pb.rm, "POST", base+"submit?platform=android", nil, &res)
-	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	resp = tb.call(t, pb.rm, "POST", base+"submit?platform=ios", nil, &eb)
+	require.Equal(t, http.StatusConflict, resp.StatusCode)
+	require.Contains(t, eb.Error.Message, "has no build to submit")
+	resp = tb.call(t, pb.rm, "POST", base+"submit?platform=all", nil, &res)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, "android is queued")
+	require.Len(t, res.Skipped, 1)
+	require.Contains(t, res.Skipped[0], "ios: ")
+	require.Contains(t, res.Skipped[0], "has no build to submit")
 
 	var rel httpapi.Release
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {

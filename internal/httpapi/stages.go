@@ -12,12 +12,18 @@ import (
 // Stages submits, starts and advances staged rollouts, keeps the apps'
 // rollout plans and reports where each rollout stands (internal/stages).
 type Stages interface {
+	// PlanGet returns the app's plan, or the default when it set none.
 	PlanGet(ctx context.Context, app string) (*stages.Plan, error)
+	// PlanSet validates and stores the app's plan.
 	PlanSet(ctx context.Context, app string, plan ripcord.RolloutPlan) (*stages.Plan, error)
 	// RequestSubmit queues the release's submission to the store.
 	RequestSubmit(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.Release, error)
+	// Start releases the first stage; ECONFLICT without a gate go, or on
+	// iOS before Android's second stage.
 	Start(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.Release, error)
+	// Advance moves to the next stage now, on a good verdict only.
 	Advance(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.Release, error)
+	// Schedule reports each platform's stage and next step.
 	Schedule(ctx context.Context, app, version string) ([]stages.PlatformSchedule, error)
 }
 

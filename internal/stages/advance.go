@@ -219,10 +219,11 @@ func (s *Service) advance(ctx context.Context, t *target, manual bool) (*ripcord
 		return nil, ripcord.Errorf(ripcord.ECONFLICT, "%s is %s; only a rolling-out release advances (start it with `ripcord release start`)", t.label(), t.rp.Status).
 			WithDetails(map[string]any{"status": string(t.rp.Status)})
 	}
-	plan, err := s.planFor(ctx, t)
-	if err != nil {
-		return nil, err
+	if t.rp.Stage < 1 || t.rp.Plan == nil {
+		return nil, ripcord.Errorf(ripcord.ECONFLICT, "%s is rolling out without a stage of a Ripcord plan (it was not started with `ripcord release start`), so it has no next stage; move it in the store's console", t.label()).
+			WithDetails(map[string]any{"status": string(t.rp.Status), "reason": "not_staged"})
 	}
+	plan := *t.rp.Plan
 	stages := plan.Stages(p)
 	if t.rp.Stage >= len(stages) {
 		return nil, ripcord.Errorf(ripcord.ECONFLICT, "%s is at its last stage (%d/%d)", t.label(), t.rp.Stage, len(stages)).

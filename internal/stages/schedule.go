@@ -96,6 +96,10 @@ func (s *Service) scheduleOf(ctx context.Context, t *target) (PlatformSchedule, 
 		}
 		ps.Waiting = "a go from the release gate, then `ripcord release start`"
 	case ripcord.StatusRollingOut:
+		if rp.Stage < 1 {
+			ps.Waiting = "rolling out outside Ripcord's plan (not started with `ripcord release start`)"
+			break
+		}
 		if rp.Stage >= len(stages) {
 			break
 		}

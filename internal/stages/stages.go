@@ -51,19 +51,29 @@ var _ Play = (*play.Client)(nil)
 // AppStore is the slice of the App Store Connect connector
 // (internal/appstore) rollouts need.
 type AppStore interface {
+	// FindApp finds the app by bundle id.
 	FindApp(ctx context.Context, bundleID string) (*appstore.App, error)
 	// FindBuild returns an error matching appstore.ErrNotFound when the
 	// store does not have the build.
 	FindBuild(ctx context.Context, appID, version, buildNumber string) (*appstore.Build, error)
+	// UploadBuild uploads an IPA and waits for its import (resuming an
+	// earlier attempt's upload rather than making a second).
 	UploadBuild(ctx context.Context, p appstore.UploadParams, timeout time.Duration) (*appstore.Build, error)
 	// CreateVersion returns the existing version of that versionString
 	// (attaching the build) instead of creating a second one.
 	CreateVersion(ctx context.Context, p appstore.CreateVersionParams) (*appstore.Version, error)
+	// GetVersion reads a version's state.
 	GetVersion(ctx context.Context, versionID string) (*appstore.Version, error)
+	// SubmitForReview submits the version, reusing an open submission.
 	SubmitForReview(ctx context.Context, versionID string) (*appstore.Submission, error)
+	// EnablePhasedRelease chooses phased release, or returns the existing one.
 	EnablePhasedRelease(ctx context.Context, versionID string) (*appstore.PhasedRelease, error)
+	// GetPhasedRelease returns an error matching appstore.ErrNotFound when
+	// the version has none.
 	GetPhasedRelease(ctx context.Context, versionID string) (*appstore.PhasedRelease, error)
+	// ReleaseVersion releases an approved version; a released one is left alone.
 	ReleaseVersion(ctx context.Context, versionID string) error
+	// CompletePhasedRelease releases to everyone now; complete is left alone.
 	CompletePhasedRelease(ctx context.Context, versionID string) (*appstore.PhasedRelease, error)
 }
 
@@ -71,6 +81,7 @@ var _ AppStore = (*appstore.Client)(nil)
 
 // Artifacts reads builds' artifacts (internal/blob).
 type Artifacts interface {
+	// Open reads the artifact stored under key.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 }
 

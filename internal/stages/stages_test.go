@@ -318,7 +318,9 @@ func testRolloutThroughAllStages(t *testing.T, b *testBundle) {
 	// its second stage on iOS's day 2, starts iOS's phased release.
 	b.decide(t, ripcord.Android, health.Healthy)
 	before = b.commits()
+	events0, began := len(b.fake.Events()), time.Now()
 	res = b.tick(t)
+	t.Logf("pass advancing Android to 30 %% and starting iOS: %s, %d events in the fake's log (zero-latency fake over HTTP)", time.Since(began), len(b.fake.Events())-events0)
 	require.Equal(t, 1, res.Advanced)
 	require.Equal(t, 1, res.Started)
 	require.Equal(t, before+1, b.commits(), "one Play edit for the stage")
@@ -624,4 +626,34 @@ func TestSubmitWorker(t *testing.T) {
 	sched, err := b.svc.Schedule(b.rm, "shop", "1.2.0")
 	require.NoError(t, err)
 	require.Equal(t, ios.Reason, sched[1].Waiting)
+}
+
+// TestRolloutNotStartedByRipcord: a release marked rolling out without a
+// stage of a plan (started in Play Console, or before staged rollouts
+// existed) is never moved by the schedule, even on a healthy verdict, and
+// a manual advance says why.
+func TestRolloutNotStartedByRipcord(t *testing.T) {
+	t.Parallel()
+	b := setup(t, monday.Add(time.Hour))
+	_, err := b.svc.Submit(b.rm, "shop", "1.2.0", ripcord.Android)
+	require.NoError(t, err)
+	require.NoError(t, b.pc.SetRollout(t.Context(), "com.acme.shop", play.TrackProduction, 120, 0.2))
+	rp := b.platform(t, ripcord.Android)
+	rp.Status = ripcord.StatusRollingOut
+	id := releaseID(t, b)
+	require.NoError(t, b.store.InTx(t.Context(), func(ctx context.Context, tx storage.Tx) error { return tx.ReleasePlatformUpdate(ctx, id, rp) }))
+	b.decide(t, ripcord.Android, health.Healthy)
+	b.advance(t, 72*time.Hour)
+
+	events := len(b.fake.Events())
+	res := b.tick(t)
+	require.Zero(t, res.Advanced+res.Failed)
+	require.Len(t, b.fake.Events(), events, "no store call")
+	require.InDelta(t, 0.2, b.production(t).UserFraction, 1e-9)
+	_, err = b.svc.Advance(b.rm, "shop", "1.2.0", ripcord.Android)
+	require.Equal(t, ripcord.ECONFLICT, ripcord.ErrorCode(err))
+	require.Contains(t, err.Error(), "not started with `ripcord release start`")
+	sched, err := b.svc.Schedule(b.rm, "shop", "1.2.0")
+	require.NoError(t, err)
+	require.Contains(t, sched[0].Waiting, "outside Ripcord's plan")
 }

@@ -58,9 +58,13 @@ func (s *Service) tickOne(ctx context.Context, app *ripcord.App, rel *ripcord.Re
 	default:
 		return
 	}
-	if act == "advance" && rp.Plan != nil {
+	if act == "advance" {
 		// The common case, every minute: not due. Decided from the listing
 		// alone, without reading the release again or claiming its store.
+		// A rollout Ripcord did not start has no stage to move from.
+		if rp.Plan == nil || rp.Stage < 1 {
+			return
+		}
 		due, ok, _ := rp.Plan.NextAdvance(rp.Platform, rp.Stage-1, clockStart(rel, rp), rp.StageStartedAt, androidIndex(rel))
 		if !ok || s.clock().Before(due) {
 			res.Held++
