@@ -180,7 +180,9 @@ func testCredentials(t *testing.T, tb *testBundle, set *credtest.Set, logs *lock
 	}
 	cfg := *tb.d.Config()
 	cfg.Addr = "127.0.0.1:0"
-	d, err := daemon.Open(context.Background(), &cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// The first server still runs and holds the ingest log's lock, so this
+	// one gets a log directory of its own.
+	d, err := daemon.OpenWith(context.Background(), &cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), daemon.Options{IngestDir: t.TempDir()})
 	require.NoError(t, err, "the right key starts")
 	require.NoError(t, d.Close())
 }

@@ -107,6 +107,11 @@ type Options struct {
 	// httpapi.DefaultSentryBurst; a negative rate means unlimited.
 	SentryRate  float64
 	SentryBurst int
+	// IngestDir is where the envelope ingest keeps its write-ahead log and
+	// session snapshot (see internal/healthwatch). Default: "ingest" next
+	// to a SQLite database, else next to a local artifacts directory, else
+	// in the working directory. One process at a time may use it.
+	IngestDir string
 	// RolloutHook is the rollout service's crash-point hook (tests only).
 	RolloutHook rollout.Hook
 	// NotifyRetryBase is the first retry delay of alert deliveries.
@@ -180,7 +185,11 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	if err := d.openIncidents(cfg, opts); err != nil {
 		return nil, err
 	}
-	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: fanOut(d.auto.onVerdict, d.incidentVerdict)})
+	d.Health = healthwatch.New(healthwatch.Config{Store: d.Store, Logger: logger, Now: opts.Now, OnVerdict: fanOut(d.auto.onVerdict, d.incidentVerdict),
+		IngestDir: ingestDir(cfg, opts)})
+	if err := d.Health.Start(ctx); err != nil {
+		return nil, err
+	}
 
 	d.Runbooks = runbooks.New(runbooks.Config{Store: d.Store, Now: opts.Now, Logger: logger, TeamRoles: d.teamRolesHeld})
 	d.Rehearsals = rehearsal.New(rehearsal.Config{Store: d.Store, Now: opts.Now, Logger: logger})
@@ -229,6 +238,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		[]string{"version", "revision", "go_version", "database"})
 	info.WithLabelValues(bi.Version, bi.Revision, bi.GoVersion, d.Store.Dialect()).Set(1)
 	d.registry.MustRegister(info, &jobCollector{store: d.Store, logger: logger})
+	d.registry.MustRegister(d.Health.Collector())
 
 	// iOS rollback withdrawal (helper ios).
 	if rbs.withdraw, err = newWithdrawer(jobs.Deps{Store: d.Store, Artifacts: d.Artifacts, Logger: logger, Now: opts.Now, Credentials: d.Credentials,
@@ -261,6 +271,21 @@ func artifactLocation(cfg *config.Config) string {
 		return filepath.Join(filepath.Dir(dsn), loc)
 	}
 	return loc
+}
+
+// ingestDir resolves where the envelope ingest log lives.
+func ingestDir(cfg *config.Config, opts Options) string {
+	if opts.IngestDir != "" {
+		return opts.IngestDir
+	}
+	if driver, dsn, err := cfg.Database(); err == nil && driver == "sqlite" && !strings.HasPrefix(dsn, ":memory:") && !strings.HasPrefix(dsn, "file::memory:") {
+		return filepath.Join(filepath.Dir(strings.TrimPrefix(strings.SplitN(dsn, "?", 2)[0], "file:")), "ingest")
+	}
+	// With PostgreSQL: next to a local artifacts directory, else here.
+	if loc := artifactLocation(cfg); !strings.Contains(loc, "://") {
+		return filepath.Join(filepath.Dir(loc), "ingest")
+	}
+	return "ingest"
 }
 
 // SchemaCurrent returns an error naming the first pending migration.
@@ -355,6 +380,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.jobs.Stop(sctx); err != nil {
 		d.logger.Warn("jobs still running at shutdown timeout will be rescued and run again", slog.String("error", err.Error()))
 	}
+	// Nothing ingests any more: write what is pending and release the
+	// ingest log, so a successor process may take it over at once.
+	if err := d.Health.Close(sctx); err != nil {
+		d.logger.Error("closing the health ingest failed; the next start replays its log", slog.String("error", err.Error()))
+	}
 	return runErr
 }
 
@@ -363,6 +393,11 @@ func (d *Daemon) Close() error {
 	var errs []error
 	if d.web != nil {
 		d.web.Close()
+	}
+	if d.Health != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		errs = append(errs, d.Health.Close(ctx))
+		cancel()
 	}
 	if d.Artifacts != nil {
 		errs = append(errs, d.Artifacts.Close())

@@ -143,6 +143,11 @@ type Config struct {
 	// MaxRequestsPerStep bounds requests per Step; envelopes over it wait
 	// for the next Step (Stats.Pending). Default 10,000.
 	MaxRequestsPerStep int
+	// RetryFailed keeps envelopes no copy of which was acknowledged (a
+	// transport error, 429 or 5xx) for the next Step, as SDKs keep them in
+	// their offline cache; other 4xx answers are final. Default false: a
+	// failed envelope is counted in Stats.Failed and dropped.
+	RetryFailed bool
 }
 
 // withDefaults fills zero fields.
@@ -397,11 +402,10 @@ func (f *Fleet) send(ctx context.Context) (Stats, error) {
 	for _, e := range batch {
 		e.build(sentAt)
 	}
-	type job struct{ env, copy int }
-	jobs := make([]job, 0, reqs)
+	jobs := make([]struct{ env, copy int }, 0, reqs)
 	for i, e := range batch {
 		for c := 0; c <= e.dups; c++ {
-			jobs = append(jobs, job{i, c})
+			jobs = append(jobs, struct{ env, copy int }{i, c})
 		}
 	}
 	status := make([]int, len(jobs))
@@ -459,9 +463,28 @@ feed:
 			st.addRelease(e.release, ReleaseStats{DuplicateUpdates: int64(extra * e.dupUpdates)})
 		}
 	}
-	f.outbox = slices.Delete(f.outbox, 0, n)
+	var retry []*envelope
+	if f.cfg.RetryFailed {
+		for i, e := range batch {
+			if accepted[i] == 0 && retryable(status, jobs, i) {
+				retry = append(retry, e)
+			}
+		}
+	}
+	f.outbox = append(retry, f.outbox[n:]...)
 	st.Pending = len(f.outbox)
 	return st, nil
+}
+
+// retryable reports whether envelope env's copies failed in a way an SDK
+// retries: no answer, 429 or a server error.
+func retryable(status []int, jobs []struct{ env, copy int }, env int) bool {
+	for j, jb := range jobs {
+		if jb.env == env && (status[j] == 0 || status[j] == http.StatusTooManyRequests || status[j] >= 500) {
+			return true
+		}
+	}
+	return false
 }
 
 // post sends one copy and returns the status, 0 for a transport error.

@@ -437,3 +437,36 @@ func TestRamp(t *testing.T) {
 	}
 	require.InDelta(t, 0.7, Constant(0.7)(epoch), 0)
 }
+
+// TestFleetRetriesFailedEnvelopes has the server refuse every third
+// request for a while: with RetryFailed the refused envelopes are sent
+// again at the next Step, so in the end the server has everything once
+// and the ground truth still equals what it acknowledged.
+func TestFleetRetriesFailedEnvelopes(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: epoch}
+	tl := newTally(clock)
+	var n, failing atomic.Int64
+	failing.Store(1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() == 1 && n.Add(1)%3 == 0 {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		tl.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := baseConfig(clock)
+	cfg.BaseURL, cfg.RetryFailed = srv.URL, true
+	f, err := New(cfg)
+	require.NoError(t, err)
+	b := &testBundle{clock: clock, server: srv, tally: tl, fleet: f}
+	b.run(t, 20, 5*time.Minute)
+	require.Positive(t, f.Totals().Failed[http.StatusServiceUnavailable])
+	require.Positive(t, f.Totals().Pending, "refused envelopes wait for the next step")
+	failing.Store(0)
+	b.run(t, 2, 5*time.Minute)
+	tot := f.Totals()
+	require.Zero(t, tot.Pending)
+	require.Equal(t, tot.Releases, tl.releases, "everything arrived once")
+}

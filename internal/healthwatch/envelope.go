@@ -76,9 +76,15 @@ type EnvelopeResult struct {
 // SentryProject returns the project a DSN public key belongs to; an
 // ENOTFOUND error when no project has it.
 func (s *Service) SentryProject(ctx context.Context, publicKey string) (*storage.SentryProject, error) {
+	if p, ok := s.memo.project(publicKey); ok && s.pipe != nil {
+		return p, nil // every envelope asks; keys never move between projects
+	}
 	p, err := s.cfg.Store.SentryProjectGetByKey(ctx, publicKey)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, ripcord.Errorf(ripcord.ENOTFOUND, "no project has this DSN key")
+	}
+	if err == nil {
+		s.memo.setProject(p)
 	}
 	return p, err
 }
@@ -121,93 +127,30 @@ func (b *envelopeBatch) add(version, metric string, at time.Time, bad, total int
 
 // IngestEnvelope counts a parsed envelope sent with project's DSN key (the
 // key is the authorization: no role is needed), received now, and decides
-// on the releases it touched. One bad item never fails the others.
+// on the releases it touched. One bad item never fails the others. With
+// the ingest pipeline running (Config.IngestDir), the envelope's effects
+// are durable in the log when it returns.
 func (s *Service) IngestEnvelope(ctx context.Context, project *storage.SentryProject, env *sentry.Envelope) (*EnvelopeResult, error) {
 	now := s.cfg.Now().UTC()
 	dec := env.DecodeAt(now)
-	app, err := s.cfg.Store.AppGetByID(ctx, project.AppID)
+	app, err := s.appByID(ctx, project.AppID)
 	if err != nil {
 		return nil, fmt.Errorf("app of sentry project %d: %w", project.ID, err)
 	}
 	res := &EnvelopeResult{Dropped: dec.Dropped, Skipped: len(dec.Skipped), Verdicts: []Verdict{}}
 	m := releaseMapper{storeID: app.StoreID(project.Platform), platform: project.Platform, cache: map[string]mapped{}}
-	drop := func(typ, reason string) {
-		res.Dropped = append(res.Dropped, sentry.ItemError{Index: -1, Type: typ, Bucket: -1, Reason: reason})
-	}
 	var b envelopeBatch
-	err = s.cfg.Store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
-		b = envelopeBatch{counts: map[countKey]health.Counts{}}
-		res.Accepted, res.Duplicates, res.Dropped = 0, 0, dec.Dropped
-		// Rows are locked in one order in every transaction (sessions by
-		// sid, then devices, then events, then counts), so concurrent
-		// envelopes on PostgreSQL wait for each other but never deadlock.
-		// The sort is stable: one session's updates keep their order.
-		sessions := slices.Clone(dec.Sessions)
-		slices.SortStableFunc(sessions, func(x, y sentry.SessionUpdate) int { return cmp.Compare(x.SID, y.SID) })
-		for _, u := range sessions {
-			version, reason := m.version(u.Release)
-			if reason != "" {
-				drop(sentry.ItemSession, reason)
-				continue
-			}
-			counted, err := countSession(ctx, tx, &b, project.ID, version, u, now)
+	if s.pipe != nil {
+		b, err = s.ingestEnvelopePipeline(ctx, app, project, &m, dec, now, res)
+	} else {
+		err = s.cfg.Store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+			b, err = countEnvelope(ctx, txFacts{tx}, project.ID, &m, dec, now, res)
 			if err != nil {
 				return err
 			}
-			switch counted {
-			case sessionCounted:
-				res.Accepted++
-			case sessionDuplicate:
-				res.Duplicates++
-			case sessionNoSID:
-				drop(sentry.ItemSession, "an update without sid that is not the init update cannot be deduplicated")
-			}
-		}
-		for _, a := range dec.Aggregates {
-			version, reason := m.version(a.Release)
-			if reason != "" {
-				drop(sentry.ItemSessions, reason)
-				continue
-			}
-			for _, bk := range a.Buckets {
-				countBucket(&b, version, bk)
-				res.Accepted++
-			}
-		}
-		slices.SortStableFunc(b.devices, func(x, y deviceSighting) int {
-			return cmp.Or(cmp.Compare(x.version, y.version), cmp.Compare(x.did, y.did))
+			return tx.HealthCountsAdd(ctx, b.deltas(app.ID, project.Platform))
 		})
-		for _, d := range b.devices {
-			r, err := tx.SentryDeviceApply(ctx, storage.SentryDeviceParams{ProjectID: project.ID, Version: d.version, DID: d.did, Crashed: d.crashed})
-			if err != nil {
-				return err
-			}
-			countDevice(&b, d.version, d.at, r)
-		}
-		events := slices.Clone(dec.Events)
-		slices.SortStableFunc(events, func(x, y sentry.Event) int { return cmp.Compare(x.EventID, y.EventID) })
-		for _, ev := range events {
-			version, reason := m.version(ev.Release)
-			if reason == "" && ev.EventID == "" {
-				reason = "an event without event_id cannot be deduplicated"
-			}
-			if reason != "" {
-				drop(sentry.ItemEvent, reason)
-				continue
-			}
-			first, err := tx.SentryEventRecord(ctx, project.ID, ev.EventID, now)
-			if err != nil {
-				return err
-			}
-			if !first {
-				res.Duplicates++
-				continue
-			}
-			countEvent(&b, version, ev)
-			res.Accepted++
-		}
-		return tx.HealthCountsAdd(ctx, b.deltas(app.ID, project.Platform))
-	})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ingest envelope for project %d: %w", project.ID, err)
 	}
@@ -219,6 +162,120 @@ func (s *Service) IngestEnvelope(ctx context.Context, project *storage.SentryPro
 		return nil, err
 	}
 	return res, nil
+}
+
+// factStore is where an envelope's facts are deduplicated: the database,
+// one statement per fact (txFacts), or the pipeline's memory (memFacts).
+type factStore interface {
+	session(ctx context.Context, p storage.SentrySessionParams, u sentry.SessionUpdate) (storage.SentrySessionResult, string, error)
+	device(ctx context.Context, p storage.SentryDeviceParams) (storage.SentryDeviceResult, error)
+	event(ctx context.Context, projectID int64, ev sentry.Event, now time.Time) (bool, error)
+}
+
+type txFacts struct{ tx storage.Tx }
+
+func (f txFacts) session(ctx context.Context, p storage.SentrySessionParams, _ sentry.SessionUpdate) (storage.SentrySessionResult, string, error) {
+	r, err := f.tx.SentrySessionApply(ctx, p)
+	return r, "", err
+}
+
+func (f txFacts) device(ctx context.Context, p storage.SentryDeviceParams) (storage.SentryDeviceResult, error) {
+	return f.tx.SentryDeviceApply(ctx, p)
+}
+
+func (f txFacts) event(ctx context.Context, projectID int64, ev sentry.Event, now time.Time) (bool, error) {
+	return f.tx.SentryEventRecord(ctx, projectID, ev.EventID, now)
+}
+
+// countEnvelope deduplicates and counts an envelope's items in f. Facts
+// are claimed in one order in every call (sessions by sid, then devices,
+// then events), so concurrent envelopes on PostgreSQL wait for each other
+// but never deadlock. The sort is stable: one session's updates keep their
+// order.
+func countEnvelope(ctx context.Context, f factStore, projectID int64, m *releaseMapper, dec sentry.Result, now time.Time, res *EnvelopeResult) (envelopeBatch, error) {
+	b := envelopeBatch{counts: map[countKey]health.Counts{}}
+	res.Accepted, res.Duplicates, res.Dropped = 0, 0, slices.Clone(dec.Dropped)
+	drop := func(typ, reason string) {
+		res.Dropped = append(res.Dropped, sentry.ItemError{Index: -1, Type: typ, Bucket: -1, Reason: reason})
+	}
+	// Only the database needs the order (memory has no row locks), and
+	// sorting 100 large structs per envelope is not free.
+	_, locking := f.(txFacts)
+	sessions := dec.Sessions
+	if locking {
+		sessions = slices.Clone(dec.Sessions)
+		slices.SortStableFunc(sessions, func(x, y sentry.SessionUpdate) int { return cmp.Compare(x.SID, y.SID) })
+	}
+	for _, u := range sessions {
+		version, reason := m.version(u.Release)
+		if reason != "" {
+			drop(sentry.ItemSession, reason)
+			continue
+		}
+		counted, reason, err := countSession(ctx, f, &b, projectID, version, u, now)
+		if err != nil {
+			return b, err
+		}
+		switch counted {
+		case sessionCounted:
+			res.Accepted++
+		case sessionDuplicate:
+			res.Duplicates++
+		case sessionNoSID:
+			drop(sentry.ItemSession, "an update without sid that is not the init update cannot be deduplicated")
+		case sessionForgotten:
+			drop(sentry.ItemSession, reason)
+		}
+	}
+	for _, a := range dec.Aggregates {
+		version, reason := m.version(a.Release)
+		if reason != "" {
+			drop(sentry.ItemSessions, reason)
+			continue
+		}
+		for _, bk := range a.Buckets {
+			countBucket(&b, version, bk)
+			res.Accepted++
+		}
+	}
+	if locking {
+		slices.SortStableFunc(b.devices, func(x, y deviceSighting) int {
+			return cmp.Or(cmp.Compare(x.version, y.version), cmp.Compare(x.did, y.did))
+		})
+	}
+	for _, d := range b.devices {
+		r, err := f.device(ctx, storage.SentryDeviceParams{ProjectID: projectID, Version: d.version, DID: d.did, Crashed: d.crashed})
+		if err != nil {
+			return b, err
+		}
+		countDevice(&b, d.version, d.at, r)
+	}
+	events := dec.Events
+	if locking {
+		events = slices.Clone(dec.Events)
+		slices.SortStableFunc(events, func(x, y sentry.Event) int { return cmp.Compare(x.EventID, y.EventID) })
+	}
+	for _, ev := range events {
+		version, reason := m.version(ev.Release)
+		if reason == "" && ev.EventID == "" {
+			reason = "an event without event_id cannot be deduplicated"
+		}
+		if reason != "" {
+			drop(sentry.ItemEvent, reason)
+			continue
+		}
+		first, err := f.event(ctx, projectID, ev, now)
+		if err != nil {
+			return b, err
+		}
+		if !first {
+			res.Duplicates++
+			continue
+		}
+		countEvent(&b, version, ev)
+		res.Accepted++
+	}
+	return b, nil
 }
 
 func (b *envelopeBatch) deltas(appID int64, platform ripcord.Platform) []storage.HealthCountDelta {
@@ -239,6 +296,7 @@ const (
 	sessionCounted sessionOutcome = iota
 	sessionDuplicate
 	sessionNoSID
+	sessionForgotten // its dedupe state may have been evicted; dropped, never counted twice
 )
 
 func sessionFlags(u sentry.SessionUpdate) storage.SessionFlags {
@@ -255,21 +313,25 @@ func sessionFlags(u sentry.SessionUpdate) storage.SessionFlags {
 	return f
 }
 
-func countSession(ctx context.Context, tx storage.Tx, b *envelopeBatch, projectID int64, version string, u sentry.SessionUpdate, now time.Time) (sessionOutcome, error) {
+func countSession(ctx context.Context, f factStore, b *envelopeBatch, projectID int64, version string, u sentry.SessionUpdate, now time.Time) (sessionOutcome, string, error) {
 	flags := sessionFlags(u)
 	var r storage.SentrySessionResult
 	if u.SID == "" {
 		if !u.Init {
-			return sessionNoSID, nil
+			return sessionNoSID, "", nil
 		}
 		r = storage.SentrySessionResult{New: true, Added: flags}
 	} else {
 		var err error
-		if r, err = tx.SentrySessionApply(ctx, storage.SentrySessionParams{ProjectID: projectID, SID: u.SID, Seq: u.Seq, Flags: flags, At: now}); err != nil {
-			return 0, err
+		var reason string
+		if r, reason, err = f.session(ctx, storage.SentrySessionParams{ProjectID: projectID, SID: u.SID, Seq: u.Seq, Flags: flags, At: now}, u); err != nil {
+			return 0, "", err
+		}
+		if reason != "" {
+			return sessionForgotten, reason, nil
 		}
 		if r.Duplicate {
-			return sessionDuplicate, nil
+			return sessionDuplicate, "", nil
 		}
 	}
 	at := u.Started
@@ -290,7 +352,7 @@ func countSession(ctx context.Context, tx storage.Tx, b *envelopeBatch, projectI
 	if u.DID != "" && (r.New || r.Added&storage.SessionCrashed != 0) {
 		b.devices = append(b.devices, deviceSighting{version: version, did: u.DID, crashed: flags&storage.SessionCrashed != 0, at: at})
 	}
-	return sessionCounted, nil
+	return sessionCounted, "", nil
 }
 
 func countDevice(b *envelopeBatch, version string, at time.Time, d storage.SentryDeviceResult) {

@@ -112,11 +112,39 @@ type Config struct {
 	// Now is the clock. Default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+
+	// Envelope ingest pipeline (ingest_pipeline.go). IngestDir is where its
+	// log and session snapshot live; empty means no pipeline: each fact is
+	// deduplicated by its own SQL statement (fine for tests and tools,
+	// thousands of updates per second rather than hundreds of thousands).
+	IngestDir string
+	// FlushInterval is how often pending counts go to the database.
+	// Default 500 ms.
+	FlushInterval time.Duration
+	// CheckpointInterval is how often the session state is snapshotted
+	// and old log segments removed. Default 30 s.
+	CheckpointInterval time.Duration
+	// MaxOpenSessions bounds sessions still running. Default 1,000,000.
+	MaxOpenSessions int
+	// MaxEndedSessions bounds ended sessions kept for retries (117 bytes
+	// each). Default 1,000,000.
+	MaxEndedSessions int
+	// EndedGrace is how long an ended session is kept for retries at
+	// most. Default 1 hour.
+	EndedGrace time.Duration
+	// SessionRetention is how long an open session is kept after it
+	// started. Default 6 days, as the stored dedupe state.
+	SessionRetention time.Duration
+	// MaxEvents bounds event ids kept in memory (older ones are looked up
+	// in the database). Default 1,000,000.
+	MaxEvents int
 }
 
 // Service ingests counts and decides.
 type Service struct {
-	cfg Config
+	cfg  Config
+	pipe *pipeline // nil without Config.IngestDir or before Start
+	memo *memo
 }
 
 // New builds the service.
@@ -130,7 +158,14 @@ func New(cfg Config) *Service {
 	cfg.MaxSkew = cmp.Or(cfg.MaxSkew, 10*time.Minute)
 	cfg.MaxAge = cmp.Or(cfg.MaxAge, 30*24*time.Hour)
 	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
-	return &Service{cfg: cfg}
+	cfg.FlushInterval = cmp.Or(cfg.FlushInterval, 500*time.Millisecond)
+	cfg.CheckpointInterval = cmp.Or(cfg.CheckpointInterval, 30*time.Second)
+	cfg.MaxOpenSessions = cmp.Or(cfg.MaxOpenSessions, 1_000_000)
+	cfg.MaxEndedSessions = cmp.Or(cfg.MaxEndedSessions, 1_000_000)
+	cfg.EndedGrace = cmp.Or(cfg.EndedGrace, time.Hour)
+	cfg.SessionRetention = cmp.Or(cfg.SessionRetention, 6*24*time.Hour)
+	cfg.MaxEvents = cmp.Or(cfg.MaxEvents, 1_000_000)
+	return &Service{cfg: cfg, memo: newMemo()}
 }
 
 type releaseKey struct {
@@ -176,7 +211,7 @@ func (s *Service) Ingest(ctx context.Context, samples []Sample) (*IngestResult, 
 		return res, ripcord.Errorf(ripcord.EINVALID, "no sample in the batch was valid; the first problem: sample %d: %s", res.Rejected[0].Index, res.Rejected[0].Message).
 			WithDetails(map[string]any{"rejected": res.Rejected})
 	}
-	err := s.cfg.Store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error { return tx.HealthCountsAdd(ctx, deltas) })
+	err := s.addCounts(ctx, deltas)
 	if err != nil {
 		return nil, fmt.Errorf("ingest health samples: %w", err)
 	}
@@ -260,7 +295,7 @@ func (s *Service) decide(ctx context.Context, app *ripcord.App, k releaseKey, no
 	if err != nil {
 		return nil, err
 	}
-	last, err := s.cfg.Store.HealthDecisionLatest(ctx, app.ID, k.platform, k.version, k.metric)
+	last, err := s.lastDecision(ctx, k)
 	if errors.Is(err, storage.ErrNotFound) {
 		last, err = nil, nil
 	}
@@ -293,6 +328,7 @@ func (s *Service) decide(ctx context.Context, app *ripcord.App, k releaseKey, no
 	}); err != nil {
 		return nil, fmt.Errorf("record health decision: %w", err)
 	}
+	s.memo.setDecision(k, rec)
 	s.cfg.Logger.InfoContext(ctx, "health verdict", slog.String("app", app.Name), slog.String("platform", string(k.platform)),
 		slog.String("version", k.version), slog.String("metric", k.metric), slog.String("outcome", string(d.Outcome)), slog.String("sentence", d.Sentence))
 	if s.cfg.OnVerdict != nil {
@@ -307,7 +343,7 @@ func finite(i health.Interval) map[string]float64 { return map[string]float64{"l
 // baseline is the previous version with data on the same platform, over
 // the same age since its own first data.
 func (s *Service) input(ctx context.Context, app *ripcord.App, k releaseKey, now time.Time) (*health.Input, error) {
-	spans, err := s.cfg.Store.HealthSpans(ctx, app.ID, k.platform)
+	spans, err := s.healthSpans(ctx, app.ID, k.platform)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +375,7 @@ func (s *Service) input(ctx context.Context, app *ripcord.App, k releaseKey, now
 	in.Age = now.Sub(this.First)
 	in.Staleness = max(0, now.Sub(this.Last.Add(time.Minute)))
 	if prev != nil {
-		b, err := s.cfg.Store.HealthSum(ctx, storage.HealthSumParams{AppID: app.ID, Platform: k.platform, Version: prev.Version, Metric: k.metric,
+		b, err := s.healthSum(ctx, storage.HealthSumParams{AppID: app.ID, Platform: k.platform, Version: prev.Version, Metric: k.metric,
 			From: prev.First, To: prev.First.Add(in.Age)})
 		if err != nil {
 			return nil, err
@@ -411,7 +447,7 @@ func (s *Service) Report(ctx context.Context, appName, version string, only ripc
 			continue
 		}
 		pr := PlatformReport{Platform: p, Metrics: []MetricReport{}}
-		spans, err := s.cfg.Store.HealthSpans(ctx, app.ID, p)
+		spans, err := s.healthSpans(ctx, app.ID, p)
 		if err != nil {
 			return nil, err
 		}

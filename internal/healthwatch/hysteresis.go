@@ -43,7 +43,7 @@ func (s *Service) decideWithHold(ctx context.Context, app *ripcord.App, k releas
 	}
 	since := holdSince(last)
 	from := since.Truncate(time.Minute).Add(time.Minute) // whole minutes after the breach only
-	post, err := s.cfg.Store.HealthSum(ctx, storage.HealthSumParams{AppID: app.ID, Platform: k.platform, Version: k.version, Metric: k.metric, From: from})
+	post, err := s.healthSum(ctx, storage.HealthSumParams{AppID: app.ID, Platform: k.platform, Version: k.version, Metric: k.metric, From: from})
 	if err != nil {
 		return health.Decision{}, time.Time{}, err
 	}

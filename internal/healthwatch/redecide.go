@@ -19,6 +19,9 @@ func (s *Service) Redecide(ctx context.Context, appName string, platform ripcord
 	if err != nil {
 		return nil, err
 	}
+	// Pollers write their counts to the database directly: the ingest
+	// pipeline's cached view of the stored counts must be read again.
+	s.forgetStored(app.ID, platform)
 	spans, err := s.cfg.Store.HealthSpans(ctx, app.ID, platform)
 	if err != nil {
 		return nil, err

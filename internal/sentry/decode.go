@@ -153,6 +153,15 @@ func (e *Envelope) DecodeAt(received time.Time) Result {
 		}
 	}
 	var res Result
+	sessions := 0
+	for _, it := range e.Items {
+		if it.Type == ItemSession {
+			sessions++
+		}
+	}
+	if sessions > 0 {
+		res.Sessions = make([]SessionUpdate, 0, sessions) // one allocation, not a growing slice of large structs
+	}
 	for _, it := range e.Items {
 		switch it.Type {
 		case ItemSession:
@@ -262,8 +271,11 @@ func (d decoder) attrs(a *rawAttrs) (release, env string, err error) {
 
 func (d decoder) session(payload []byte) (SessionUpdate, error) {
 	var raw rawSession
-	if err := strictUnmarshal(payload, &raw); err != nil {
-		return SessionUpdate{}, err
+	if !scanSession(payload, &raw) { // the fast path for plain items (fastsession.go)
+		raw = rawSession{}
+		if err := strictUnmarshal(payload, &raw); err != nil {
+			return SessionUpdate{}, err
+		}
 	}
 	var s SessionUpdate
 	var err error
@@ -271,11 +283,15 @@ func (d decoder) session(payload []byte) (SessionUpdate, error) {
 		return SessionUpdate{}, err
 	}
 	if raw.SID != nil && *raw.SID != "" {
-		sid, ok := normalizeUUID(*raw.SID)
-		if !ok {
-			return SessionUpdate{}, errors.New("sid is not a UUID")
+		if canonicalUUID(*raw.SID) {
+			s.SID = *raw.SID // already what the two steps below would make
+		} else {
+			sid, ok := normalizeUUID(*raw.SID)
+			if !ok {
+				return SessionUpdate{}, errors.New("sid is not a UUID")
+			}
+			s.SID = dashedUUID(sid)
 		}
-		s.SID = dashedUUID(sid)
 	}
 	if raw.DID != nil {
 		if len(*raw.DID) > 256 {
@@ -591,7 +607,10 @@ const maxUnixSeconds = 253402300799
 // Unix seconds (what events may carry).
 func parseTimestamp(raw json.RawMessage) (time.Time, error) {
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if plainString(raw) {
+		s = string(raw[1 : len(raw)-1]) // what encoding/json would give, without its cost
+	}
+	if s != "" || json.Unmarshal(raw, &s) == nil {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			return time.Time{}, errors.New("not an RFC 3339 time")
@@ -644,4 +663,40 @@ func normalizeUUID(s string) (string, bool) {
 // sids in, so logs match what developers see.
 func dashedUUID(h string) string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// plainString reports whether raw is a JSON string without escapes,
+// control or non-ASCII bytes: its contents are then exactly its bytes.
+func plainString(raw []byte) bool {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return false
+	}
+	for _, c := range raw[1 : len(raw)-1] {
+		if c == '"' || c == '\\' || c < 0x20 || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// canonicalUUID reports whether s is already a lowercase 8-4-4-4-12 UUID,
+// the form SDKs send and dashedUUID(normalizeUUID(s)) returns.
+func canonicalUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
 }

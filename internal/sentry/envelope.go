@@ -343,8 +343,11 @@ type parsedItem struct {
 
 func (p *parser) item(idx int, start int64, line []byte, headerEOF bool) (parsedItem, error) {
 	var raw rawItemHeader
-	if err := json.Unmarshal(line, &raw); err != nil {
-		return parsedItem{}, &FormatError{Offset: start, Item: idx, Msg: "invalid item header: " + jsonReason(err)}
+	if !scanItemHeader(line, &raw) { // the fast path for plain headers (fastsession.go)
+		raw = rawItemHeader{}
+		if err := json.Unmarshal(line, &raw); err != nil {
+			return parsedItem{}, &FormatError{Offset: start, Item: idx, Msg: "invalid item header: " + jsonReason(err)}
+		}
 	}
 	if raw.Type == nil || *raw.Type == "" {
 		return parsedItem{}, &FormatError{Offset: start, Item: idx, Msg: "item header without type"}

@@ -2,6 +2,7 @@ package sentry
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"os"
@@ -114,6 +115,57 @@ func FuzzParseRelease(f *testing.F) {
 		}
 		if !validRelease(got) {
 			t.Fatalf("%q reassembles to invalid %q", s, got)
+		}
+	})
+}
+
+// FuzzScanSession checks the fast session scanner against encoding/json:
+// whenever the scanner answers, the fields it read equal what
+// encoding/json reads from the same bytes.
+func FuzzScanSession(f *testing.F) {
+	f.Add([]byte(`{"sid":"7c8f8a3e-1f2b-4c3d-8e9f-0a1b2c3d4e5f","did":"dev-1","seq":0,"init":true,"started":"2024-05-01T10:00:00.000Z","timestamp":"2024-05-01T10:00:01Z","status":"ok","errors":0,"duration":1.5,"attrs":{"release":"a@1.0+1","environment":"production"}}`))
+	f.Add([]byte(`{"SID":"x","attrs":null}`))
+	f.Add([]byte(`{"sid":"a","sid":"b"}`))
+	f.Add([]byte(`{"seq":1e3,"errors":-0,"started":1714557600.5,"attrs":{"release":"\u0061"}}`))
+	f.Add([]byte(` { } `))
+	f.Add([]byte(`{"x":[1,2],"init":null,"duration":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast rawSession
+		if !scanSession(data, &fast) {
+			return
+		}
+		var slow rawSession
+		if err := json.Unmarshal(data, &slow); err != nil {
+			t.Fatalf("scanner accepted what encoding/json refuses (%v): %q", err, data)
+		}
+		a, _ := json.Marshal(fast)
+		b, _ := json.Marshal(slow)
+		if string(a) != string(b) {
+			t.Fatalf("scanner read %s, encoding/json %s, from %q", a, b, data)
+		}
+	})
+}
+
+// FuzzScanItemHeader checks the fast item header scanner against
+// encoding/json, as FuzzScanSession does for sessions.
+func FuzzScanItemHeader(f *testing.F) {
+	f.Add([]byte(`{"type":"session"}`))
+	f.Add([]byte(`{"type":"attachment","length":12,"content_type":"text/plain","filename":"a.txt"}`))
+	f.Add([]byte(`{"Type":"event"}`))
+	f.Add([]byte(`{"type":"event","type":"x","length":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast rawItemHeader
+		if !scanItemHeader(data, &fast) {
+			return
+		}
+		var slow rawItemHeader
+		if err := json.Unmarshal(data, &slow); err != nil {
+			t.Fatalf("scanner accepted what encoding/json refuses (%v): %q", err, data)
+		}
+		a, _ := json.Marshal(fast)
+		b, _ := json.Marshal(slow)
+		if string(a) != string(b) {
+			t.Fatalf("scanner read %s, encoding/json %s, from %q", a, b, data)
 		}
 	})
 }

@@ -165,6 +165,17 @@ type Queries interface {
 	// oldest first.
 	BuildNumberReservationList(ctx context.Context, appID int64, platform ripcord.Platform) ([]BuildNumberReservation, error)
 
+	// Ingest pipeline (issue 8, helper "ingest").
+
+	// IngestPosition returns the ingest log position whose effects a named
+	// pipeline has written, 0 when it never wrote.
+	IngestPosition(ctx context.Context, name string) (int64, error)
+	// SentryDeviceList returns a release's whole device set, to rebuild
+	// the in-memory set after a restart.
+	SentryDeviceList(ctx context.Context, projectID int64, version string) ([]SentryDevice, error)
+	// SentryEventsSeen returns which of the event ids the project has
+	// recorded.
+	SentryEventsSeen(ctx context.Context, projectID int64, eventIDs []string) ([]string, error)
 	// Rollout actions (issue 7).
 
 	// RolloutActionGet returns an action by id, or ErrNotFound.
@@ -322,6 +333,19 @@ type Tx interface {
 	// before the given time, when no SDK can still send updates for it, and
 	// reports how many rows went.
 	SentryStatePrune(ctx context.Context, before time.Time) (sessions, events int64, err error)
+
+	// Ingest pipeline (issue 8, helper "ingest").
+
+	// IngestPositionSet records the log position a pipeline has written up
+	// to, in the transaction that writes those effects, so a replay after
+	// a crash adds each record's counts exactly once.
+	IngestPositionSet(ctx context.Context, name string, pos int64) error
+	// SentryDevicesPut adds devices to release sets; a device already
+	// there keeps crashed once set (idempotent: replaying it changes
+	// nothing).
+	SentryDevicesPut(ctx context.Context, devices []SentryDeviceParams) error
+	// SentryEventsPut remembers event ids; ids already there are kept.
+	SentryEventsPut(ctx context.Context, events []SentryEventParams) error
 
 	// CredentialPut stores c, replacing the app's credential of the same
 	// kind if there is one (an upsert keyed by app and kind).
@@ -608,6 +632,19 @@ type BuildNumberReservation struct {
 	BuildNumber string
 	ReservedFor int64 // the rollback build's ID
 	CreatedAt   time.Time
+}
+
+// SentryDevice is one device of a release's set, as stored.
+type SentryDevice struct {
+	DID     string
+	Crashed bool
+}
+
+// SentryEventParams is one counted event id to remember for dedupe.
+type SentryEventParams struct {
+	ProjectID int64
+	EventID   string
+	At        time.Time // receive time, kept for pruning
 }
 
 // RollbackBuildListParams filters a rollback build listing; zero fields

@@ -54,6 +54,7 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("RollbackSupersede", func(t *testing.T) { t.Parallel(); testRollbackSupersede(t, h) })
 	t.Run("RollbackMigrationKeepsRows", func(t *testing.T) { t.Parallel(); testRollbackMigrationKeepsRows(t, h) })
 	t.Run("BuildNumberReservationsConcurrent", func(t *testing.T) { t.Parallel(); testBuildNumberReservationsConcurrent(t, h) })
+	t.Run("IngestPipelineWrites", func(t *testing.T) { t.Parallel(); testIngestPipelineWrites(t, h) })
 	t.Run("RolloutActions", func(t *testing.T) { t.Parallel(); testRolloutActions(t, h) })
 	t.Run("RolloutActionsConcurrent", func(t *testing.T) { t.Parallel(); testRolloutActionsConcurrent(t, h) })
 	t.Run("Incidents", func(t *testing.T) { t.Parallel(); testIncidents(t, h) })
