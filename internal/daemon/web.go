@@ -30,6 +30,7 @@ func (d *Daemon) openWeb(ctx context.Context, rbs rollbacks, api http.Handler, n
 			Catalog: d.Catalog, Rollbacks: rbs, Records: d.Store, Tokens: d.Access,
 			Actions: web.DurableActions{Rollouts: d.Rollout, Records: d.Store},
 			Users:   webUsers{d.Access},
+			Stages:  webStages{d.Stages}, Incidents: webIncidents{d.Incidents}, Gate: webGate{d.Gate},
 		},
 		Accounts: d.Access, Sessions: d.Store, OIDC: oidc,
 		SessionTTL: cfg.SessionTTL, SecureCookies: cfg.SecureCookies, Now: now, Logger: d.logger,
