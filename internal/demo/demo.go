@@ -50,11 +50,16 @@ const (
 	liveBuild     = 110
 	targetVersion = "1.2.0"
 	targetBuild   = 120
+	// The rollback Ripcord prepares: the next patch above the target, and
+	// the next build number above every one used.
+	rollbackVersion     = "1.2.1"
+	rollbackBuildNumber = 121
 )
 
 // Seeded is what Seed made, for the demo to print.
 type Seeded struct {
 	AdminToken string
+	UserToken  string // acts as UserEmail
 	Password   string // UserEmail's password, fresh for every demo
 	App        *ripcord.App
 	Release    *ripcord.Release // the target, 1.2.0
@@ -100,7 +105,13 @@ func (e *Env) Seed(ctx context.Context) (*Seeded, error) {
 		return nil, err
 	}
 	if _, err := d.Access.UserCreate(ctx, access.UserParams{Email: UserEmail, Name: "Demo Release Manager", Role: ripcord.RoleAdmin,
-		TeamRoles: []string{"release-owner", "qa-lead"}, Password: password}); err != nil {
+		TeamRoles: []string{"release-manager", "qa-lead", "oncall-mobile", "incident-lead"}, Password: password}); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	// The story approves the gate as this person, so approvals carry a
+	// name and team roles, as they would from the dashboard.
+	userToken, _, err := d.Access.TokenCreateForUser(ctx, "demo-user", ripcord.RoleAdmin, UserEmail)
+	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	ctx = ripcord.NewContextWithActor(ctx, ripcord.Actor{Name: "token:demo-admin", Role: ripcord.RoleAdmin})
@@ -158,7 +169,7 @@ func (e *Env) Seed(ctx context.Context) (*Seeded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	return &Seeded{AdminToken: secret, Password: password, App: app, Release: rel}, nil
+	return &Seeded{AdminToken: secret, UserToken: userToken, Password: password, App: app, Release: rel}, nil
 }
 
 // artifact writes the demo build of a platform and version into dir: the

@@ -19,12 +19,14 @@ type Story struct {
 	env    *Env
 	seeded *Seeded
 	api    *apiclient.Client
+	user   *apiclient.Client // acting as UserEmail
 	out    io.Writer
 	// pace is the real pause between beats, so a person can follow along;
 	// 0 plays as fast as the server answers (--scripted).
 	pace  time.Duration
 	began time.Time // wall clock at the first beat
 	day0  time.Time // demo clock at the first beat
+	fleet *traffic  // the simulated users, from the baseline beat on
 }
 
 // NewStory prepares the story on a seeded, running environment.
@@ -33,7 +35,11 @@ func NewStory(e *Env, s *Seeded, out io.Writer, pace time.Duration) (*Story, err
 	if err != nil {
 		return nil, err
 	}
-	return &Story{env: e, seeded: s, api: api, out: out, pace: pace}, nil
+	user, err := apiclient.New(e.Daemon.URL(), s.UserToken)
+	if err != nil {
+		return nil, err
+	}
+	return &Story{env: e, seeded: s, api: api, user: user, out: out, pace: pace}, nil
 }
 
 // beat is one step of the story: what it shows, and what makes it happen.

@@ -39,7 +39,8 @@ const (
 
 func newTraffic(ctx context.Context, e *Env, appID int64) (*traffic, error) {
 	t := &traffic{e: e, rollout: map[ripcord.Platform]float64{}, keys: map[ripcord.Platform]dsn{}}
-	ps, err := e.Daemon.Health.SentryProjects(ctx, appID)
+	local := ripcord.NewContextWithActor(ctx, ripcord.Actor{Name: "local:demo", Role: ripcord.RoleViewer})
+	ps, err := e.Daemon.Health.SentryProjects(local, appID)
 	if err != nil {
 		return nil, fmt.Errorf("demo: Sentry projects: %w", err)
 	}
