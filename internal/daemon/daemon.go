@@ -194,7 +194,7 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	d.Runbooks = runbooks.New(runbooks.Config{Store: d.Store, Now: opts.Now, Logger: logger, TeamRoles: d.teamRolesHeld})
 	d.Rehearsals = rehearsal.New(rehearsal.Config{Store: d.Store, Now: opts.Now, Logger: logger})
 	d.Gate = gate.New(gate.Config{Store: d.Store, Now: opts.Now, Logger: logger})
-	d.Triggers = triggers.New(triggers.Config{Store: d.Store, Incidents: d.triggerIncidents(opts), Now: opts.Now, Logger: logger})
+	d.Triggers = triggers.New(triggers.Config{Store: countsWithPending{d.Store, d.Health}, Incidents: d.triggerIncidents(opts), Now: opts.Now, Logger: logger})
 
 	if d.Stages, err = newStages(d, cfg, logger, opts); err != nil {
 		return nil, err

@@ -75,6 +75,14 @@ func (s *Service) healthSpans(ctx context.Context, appID int64, platform ripcord
 	return s.cfg.Store.HealthSpans(ctx, appID, platform)
 }
 
+// Sum adds up a release's counts of a metric over buckets in [From, To)
+// (a zero To means no upper bound), stored and not yet flushed alike.
+// Readers of counts other than this service (runbook triggers) use it, so
+// they see an envelope's counts as soon as it is acknowledged.
+func (s *Service) Sum(ctx context.Context, q storage.HealthSumParams) (health.Counts, error) {
+	return s.healthSum(ctx, q)
+}
+
 // forgetStored drops the pipeline's cached stored counts of an app on a
 // platform, after someone else (a poller) wrote to them.
 func (s *Service) forgetStored(appID int64, platform ripcord.Platform) {
