@@ -70,7 +70,7 @@ const (
 	IncidentEventResolved = "resolved"
 )
 
-var triggerRe = regexp.MustCompile(`^(manual|health:[a-z0-9_:-]{1,80}|runbook:[A-Za-z0-9_./-]{1,160})$`)
+var triggerRe = regexp.MustCompile(`^(manual|health:[a-z0-9_:-]{1,80}|runbook:[A-Za-z0-9_./:#-]{1,160})$`)
 
 // ValidateIncidentTrigger checks a trigger name.
 func ValidateIncidentTrigger(t string) error {

@@ -23,6 +23,27 @@ type ReleasePlatform struct {
 	BuildID   int64 // 0 while no build of the release's version is uploaded
 	Status    ReleaseStatus
 	UpdatedAt time.Time
+
+	// Staged rollout progress (internal/stages), kept apart from the
+	// status so the state machine stays small.
+
+	// Stage is the 1-based stage of Plan the rollout is at; 0 before it
+	// starts.
+	Stage int
+	// StageStartedAt is when the current stage was released.
+	StageStartedAt time.Time
+	// RolloutStartedAt is when the first stage was released.
+	RolloutStartedAt time.Time
+	// Plan is the plan in force, fixed when the rollout starts so a later
+	// change of the app's plan does not renumber a running rollout; nil
+	// before.
+	Plan *RolloutPlan
+	// StoreRef is the store's handle for the release: on iOS the App Store
+	// version id it was submitted as; on Android the versionCode.
+	StoreRef string
+	// Reason says why the platform is where it is when that is not
+	// obvious, such as App Review's rejection.
+	Reason string
 }
 
 // ReleaseStatus is where a release stands on one platform. The states form

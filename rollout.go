@@ -168,3 +168,24 @@ func (rp RolloutPlan) NextAdvance(p Platform, current int, start, stageStarted t
 	}
 	return due, true, ""
 }
+
+// HoldReason says why t's local date in the plan's time zone is not a
+// rollout day ("weekend", "holiday 2026-12-24"), or "" when it is one; the
+// schedule shows it so a held rollout does not look stuck.
+func (rp RolloutPlan) HoldReason(t time.Time) string {
+	loc, err := time.LoadLocation(rp.TimeZone)
+	if err != nil {
+		return ""
+	}
+	day := t.In(loc)
+	if rp.HoldWeekends && (day.Weekday() == time.Saturday || day.Weekday() == time.Sunday) {
+		return "weekend"
+	}
+	date := day.Format(time.DateOnly)
+	for _, h := range rp.Holidays {
+		if h == date {
+			return "holiday " + h
+		}
+	}
+	return ""
+}

@@ -116,3 +116,22 @@ func TestRolloutNextAdvance(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, late.Add(ripcord.DefaultMinStageDuration), due)
 }
+
+func TestRolloutPlanHoldReason(t *testing.T) {
+	t.Parallel()
+	plan := ripcord.DefaultRolloutPlan()
+	plan.TimeZone, plan.Holidays = "Europe/Berlin", []string{"2026-12-24"}
+	for _, tc := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), ""},                 // Monday
+		{time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC), "weekend"},          // Saturday
+		{time.Date(2026, 11, 27, 23, 30, 0, 0, time.UTC), "weekend"},         // Friday in UTC, Saturday in Berlin
+		{time.Date(2026, 12, 24, 9, 0, 0, 0, time.UTC), "holiday 2026-12-24"}, // Thursday, a holiday
+	} {
+		require.Equal(t, tc.want, plan.HoldReason(tc.at), "%s", tc.at)
+	}
+	plan.HoldWeekends = false
+	require.Empty(t, plan.HoldReason(time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)), "weekends count when not held")
+}

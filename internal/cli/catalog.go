@@ -72,6 +72,7 @@ func (c *CLI) appCmd() *cobra.Command {
 			})
 		}}
 	cmd.AddCommand(create, list, show, c.appCredentialsCmd())
+	cmd.AddCommand(c.appRolloutPlanCmd()) // staged rollouts
 	return cmd
 }
 
@@ -264,7 +265,7 @@ func (c *CLI) releaseCmd() *cobra.Command {
 				if err := cl.Do(ctx, "GET", appPath(args[0])+"/releases/"+url.PathEscape(args[1]), nil, nil, &r); err != nil {
 					return err
 				}
-				return c.printReleases([]httpapi.Release{r}, r)
+				return c.printReleaseShow(r, r) // with the rollout schedule
 			})
 		}}
 	var hplatform string
@@ -344,34 +345,11 @@ func (c *CLI) releaseCmd() *cobra.Command {
 	rollbackBuild.Flags().StringVar(&rbPlatform, "platform", "", "android (default) or ios")
 	rollbackBuild.AddCommand(c.rollbackWithdrawCmd())
 	cmd.AddCommand(create, list, show, healthCmd, rollbackBuild,
-		c.rolloutCmd("halt", "Halt a release's staged rollout on Google Play: no more new installs (release-manager)"),
-		c.rolloutCmd("resume", "Resume a halted rollout at the fraction it was halted at (release-manager)"),
-		c.rolloutCmd("rollback", "Roll a release back: halt it and release its ready rollback build to everyone, in one Play edit (release-manager)"))
+		c.rolloutCmd("halt", "Stop a release's rollout: halt it on Google Play, pause the phased release on the App Store (release-manager)"),
+		c.rolloutCmd("resume", "Resume a halted or paused rollout where it stopped (release-manager)"),
+		c.rolloutCmd("rollback", "Roll a release back: release its ready rollback build to everyone (Play: one edit that also halts it; App Store: release the approved rollback version) (release-manager)"))
+	cmd.AddCommand(c.stageCmds()...) // staged rollouts
 	cmd.AddCommand(c.releaseChangesCmd())
-	return cmd
-}
-
-// rolloutCmd is `ripcord release halt|resume|rollback APP VERSION
-// --platform android`: one POST, printing the release as recorded.
-func (c *CLI) rolloutCmd(action, short string) *cobra.Command {
-	var platform string
-	cmd := &cobra.Command{Use: action + " APP VERSION", Short: short, Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if platform == "" {
-				return usageError{fmt.Errorf("name the platform with --platform android (ios is not supported yet)")}
-			}
-			if _, err := ripcord.ParsePlatform(platform); err != nil {
-				return usageError{err}
-			}
-			return c.withClient(cmd, apiclient.Timeout, func(ctx context.Context, cl *apiclient.Client) error {
-				var rel httpapi.Release
-				if err := cl.Do(ctx, "POST", appPath(args[0])+"/releases/"+url.PathEscape(args[1])+"/"+action, url.Values{"platform": {platform}}, nil, &rel); err != nil {
-					return err
-				}
-				return c.printReleases([]httpapi.Release{rel}, rel)
-			})
-		}}
-	cmd.Flags().StringVar(&platform, "platform", "", "android (ios is not supported yet)")
 	return cmd
 }
 

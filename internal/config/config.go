@@ -59,6 +59,8 @@ type Config struct {
 	Notify NotifyConfig
 	// Pollers configures the health data Ripcord fetches itself.
 	Pollers PollersConfig
+	// Web configures the dashboard: sessions and OIDC sign-in.
+	Web WebConfig
 	// SecretKey encrypts store credentials at rest. It is exactly 32 bytes,
 	// or nil when unset (the default).
 	SecretKey []byte

@@ -19,7 +19,8 @@ const allKeys = "addr, database_url, no_migrate, log.level, log.format, artifact
 	"http.max_body_bytes, http.request_timeout, jobs.workers, stores.google_play_url, stores.app_store_connect_url, health.auto_rollback_apps, secret_key, secret_key_file, " +
 	"notify.webhooks, notify.slack_urls, notify.slack_urls_file, notify.signing_secret, notify.signing_secret_file, notify.public_url, " +
 	"pollers.interval, pollers.max_errors, pollers.sentry_url, pollers.sentry_token, pollers.sentry_token_file, pollers.sentry_org, pollers.sentry_projects, " +
-	"pollers.play_vitals_apps, stores.google_play_reporting_url"
+	"pollers.play_vitals_apps, stores.google_play_reporting_url, " +
+	"web.session_ttl, web.secure_cookies, web.oidc.issuer, web.oidc.client_id, web.oidc.client_secret, web.oidc.client_secret_file, web.oidc.redirect_url"
 
 // testKey is a valid secret_key: the bytes 0..31 in standard base64.
 const testKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -152,6 +153,7 @@ func TestLoadFixtures(t *testing.T) {
 		SecretKey: testKeyBytes(),
 		Pollers: PollersConfig{Interval: 5 * time.Minute, MaxErrors: 3, SentryURL: "https://sentry.io",
 			PlayReportingURL: "https://playdeveloperreporting.googleapis.com/"},
+		Web: WebConfig{SessionTTL: 12 * time.Hour},
 	}
 	for _, name := range []string{"full.yaml", "flat.yaml"} {
 		t.Run(name, func(t *testing.T) {
@@ -641,6 +643,12 @@ func TestLoadEnv(t *testing.T) {
 			"RIPCORD_POLLERS_SENTRY_PROJECTS=shop:ios=42,shop:android=43",
 			"RIPCORD_POLLERS_PLAY_VITALS_APPS=shop",
 			"RIPCORD_STORES_GOOGLE_PLAY_REPORTING_URL=http://127.0.0.1:8181/",
+			"RIPCORD_WEB_SESSION_TTL=1h",
+			"RIPCORD_WEB_SECURE_COOKIES=true",
+			"RIPCORD_WEB_OIDC_ISSUER=https://id.example.com",
+			"RIPCORD_WEB_OIDC_CLIENT_ID=ripcord",
+			"RIPCORD_WEB_OIDC_CLIENT_SECRET=s3cret",
+			"RIPCORD_WEB_OIDC_REDIRECT_URL=https://ripcord.example.com/ui/oidc/callback",
 		}
 		cfg, err := Load(Sources{Dir: t.TempDir(), Environ: environ})
 		require.NoError(t, err)

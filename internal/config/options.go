@@ -189,6 +189,7 @@ func table() []option {
 		},
 	}
 	opts = append(opts, incidentOptions()...)
+	opts = append(opts, webOptions()...) // the dashboard's, in web.go
 	for i := range opts {
 		o := &opts[i].Option
 		o.Env = envName(o.Key)

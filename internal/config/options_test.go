@@ -34,6 +34,7 @@ func TestDefault(t *testing.T) {
 		SecretKey: nil,
 		Pollers: PollersConfig{Interval: 5 * time.Minute, MaxErrors: 3, SentryURL: "https://sentry.io",
 			PlayReportingURL: "https://playdeveloperreporting.googleapis.com/"},
+		Web: WebConfig{SessionTTL: 12 * time.Hour},
 	}, got)
 }
 

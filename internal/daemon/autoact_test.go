@@ -40,6 +40,10 @@ func startRollout(t *testing.T, pb *playBundle, ready bool) {
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	if ready {
 		tb.waitRollback(t, pb.viewer, "/api/v1/apps/shop/releases/1.2.0/rollback-build", ripcord.RollbackReady)
+	} else {
+		// The preparation queued with the release opens Play edits; let it
+		// finish (live build unknown) so it does not supersede ours.
+		tb.waitJobs(t, "prepare_rollback", "completed", 1)
 	}
 	_, _, err := tb.d.Catalog.BuildUpload(pb.local, catalog.BuildUploadParams{App: "shop", Platform: ripcord.Android, Version: "1.2.0", BuildNumber: "120", Body: bytes.NewReader(pb.target)})
 	require.NoError(t, err)
@@ -98,6 +102,16 @@ func auditActions(t *testing.T, tb *testBundle) []ripcord.AuditEntry {
 	return entries
 }
 
+// waitAuditLen waits up to 5 s for n audit entries on shop 1.2.0 on
+// Android: the status and its audit entry commit together, but the status
+// may be read between the job's commit and the test's read.
+func waitAuditLen(t *testing.T, tb *testBundle, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); len(auditActions(t, tb)) < n; time.Sleep(5 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "audit: %+v", auditActions(t, tb))
+	}
+}
+
 // TestAutoHaltOnBreach reports a crash spike on 1.2.0 while it rolls out:
 // Ripcord halts it on Play on its own, as ripcord:health, with the verdict's
 // sentence in the audit; the app did not opt in to automatic rollbacks, so
@@ -124,11 +138,12 @@ func TestAutoHaltOnBreach(t *testing.T) {
 	require.InDelta(t, 0.2, tr.Find(120).UserFraction, 1e-9)
 	require.Equal(t, before+1, commits(), "one halt edit")
 
+	waitAuditLen(t, tb, 2)
 	entries := auditActions(t, tb)
-	require.Len(t, entries, 1)
-	require.Equal(t, "release.halt", entries[0].Action)
-	require.Equal(t, daemon.HealthActor, entries[0].Actor)
-	require.Contains(t, entries[0].After, sentence, "the audit says why")
+	require.Equal(t, "release.halt_requested", entries[0].Action)
+	require.Equal(t, "release.halt", entries[1].Action)
+	require.Equal(t, daemon.HealthActor, entries[1].Actor)
+	require.Contains(t, entries[1].After, sentence, "the audit says why")
 
 	// More breach reports: the same tier again (no change, no call back),
 	// then enough good sessions to move it to the pause tier, a changed
@@ -140,7 +155,7 @@ func TestAutoHaltOnBreach(t *testing.T) {
 	require.True(t, verdicts[0].Changed)
 	time.Sleep(200 * time.Millisecond) // an action would have run by now
 	require.Equal(t, before+1, commits(), "no second store edit")
-	require.Len(t, auditActions(t, tb), 1)
+	require.Len(t, auditActions(t, tb), 2)
 	require.Equal(t, ripcord.StatusHalted, androidStatus(t, tb))
 }
 
@@ -163,11 +178,12 @@ func TestAutoRollbackOptedIn(t *testing.T) {
 	require.Equal(t, play.StatusHalted, tr.Find(120).Status)
 	require.Equal(t, play.StatusCompleted, tr.Find(121).Status)
 	require.Equal(t, before+1, pb.fake.CountEvents("androidpublisher.edits.commit"), "the rollback is one Play edit")
+	waitAuditLen(t, tb, 2)
 	entries := auditActions(t, tb)
-	require.Len(t, entries, 1)
-	require.Equal(t, "release.rollback", entries[0].Action)
-	require.Equal(t, daemon.HealthActor, entries[0].Actor)
-	require.Contains(t, entries[0].After, verdicts[0].Decision.Sentence)
+	require.Equal(t, "release.rollback_requested", entries[0].Action)
+	require.Equal(t, "release.rollback", entries[1].Action)
+	require.Equal(t, daemon.HealthActor, entries[1].Actor)
+	require.Contains(t, entries[1].After, verdicts[0].Decision.Sentence)
 }
 
 // TestBreachToHaltLatency measures, over RIPCORD_BREACH_RUNS runs (skipped

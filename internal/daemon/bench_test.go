@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -143,4 +144,50 @@ func BenchmarkSentryEnvelopeIngest(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*perEnvelope)/time.Since(start).Seconds(), "updates/s")
+}
+
+// TestRollbackLatency measures, over RIPCORD_ROLLBACK_RUNS runs (skipped
+// when unset; e.g. 10), Ripcord's own time from sending POST .../rollback
+// to the fake Play acknowledging the edit's commit, through the real
+// server: authentication, the action and its job recorded, the rollout
+// queue picking the job up, the Play client built from the stored service
+// account (token fetch included) and the one edit. The fake answers at
+// once, so the figure is Ripcord's. Each run is a fresh server and fake
+// store. A measurement that logs, never a timed assertion.
+func TestRollbackLatency(t *testing.T) {
+	runs, _ := strconv.Atoi(os.Getenv("RIPCORD_ROLLBACK_RUNS"))
+	if runs <= 0 {
+		t.Skip("set RIPCORD_ROLLBACK_RUNS=10 to measure rollback request-to-store latency")
+	}
+	lat := make([]time.Duration, 0, runs)
+	for i := range runs {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			pb := setupPlay(t)
+			startRollout(t, pb, true)
+			before := pb.fake.CountEvents("androidpublisher.edits.commit")
+			start := time.Now()
+			req, _ := http.NewRequest("POST", pb.tb.url+"/api/v1/apps/shop/releases/1.2.0/rollback?platform=android", nil)
+			req.Header.Set("Authorization", "Bearer "+pb.rm)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("rollback: %d", resp.StatusCode)
+			}
+			deadline := start.Add(10 * time.Second)
+			for pb.fake.CountEvents("androidpublisher.edits.commit") == before {
+				if time.Now().After(deadline) {
+					t.Fatal("no commit within 10 s")
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+			lat = append(lat, time.Since(start))
+		})
+	}
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	t.Logf("rollback request to Play commit over %d runs: p50 %s, p90 %s, max %s (target ≤ 50ms)", runs, pct(0.5), pct(0.9), lat[len(lat)-1])
 }

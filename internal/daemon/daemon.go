@@ -37,8 +37,10 @@ import (
 	"github.com/ripcordhq/ripcord/internal/rollout"
 	"github.com/ripcordhq/ripcord/internal/runbooks"
 	"github.com/ripcordhq/ripcord/internal/sqlite"
+	"github.com/ripcordhq/ripcord/internal/stages"
 	"github.com/ripcordhq/ripcord/internal/storage"
 	"github.com/ripcordhq/ripcord/internal/triggers"
+	"github.com/ripcordhq/ripcord/internal/web"
 )
 
 // OpenStore opens the configured database without migrating it.
@@ -75,6 +77,7 @@ type Daemon struct {
 	registry *prometheus.Registry
 	handler  http.Handler
 	server   *http.Server
+	web      *web.Handler // the dashboard, mounted next to the API
 	listener net.Listener
 
 	// Incidents records incidents; Notify queues their alerts.
@@ -88,6 +91,8 @@ type Daemon struct {
 	Rehearsals *rehearsal.Service
 	Gate       *gate.Service
 	Triggers   *triggers.Watcher
+	// Stages submits, starts and advances staged rollouts.
+	Stages *stages.Service
 }
 
 // Options are what Open takes beyond the configuration file's settings;
@@ -102,9 +107,15 @@ type Options struct {
 	// httpapi.DefaultSentryBurst; a negative rate means unlimited.
 	SentryRate  float64
 	SentryBurst int
+	// RolloutHook is the rollout service's crash-point hook (tests only).
+	RolloutHook rollout.Hook
 	// NotifyRetryBase is the first retry delay of alert deliveries.
 	// Default notify's (10 s); tests shorten it.
 	NotifyRetryBase time.Duration
+	// ReleaseGateOpen treats every release as having a go from the release
+	// gate, until the real gate is wired (tests, the demo). Default false:
+	// starts are refused with "no release gate configured".
+	ReleaseGateOpen bool
 	// StorePollInterval is how often background jobs read a changing
 	// store state (App Store processing and review). Default the
 	// connectors' own; the demo's fast clock wants about a second.
@@ -163,7 +174,8 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		return nil, fmt.Errorf("refusing to start: %w", err)
 	}
 
-	if d.Rollout, err = rollout.New(rollout.Config{Store: d.Store, Play: playOpener(d.Credentials, cfg.Stores.GooglePlayURL, logger), Now: opts.Now, Logger: logger}); err != nil {
+	if d.Rollout, err = rollout.New(rollout.Config{Store: d.Store, Play: playOpener(d.Credentials, cfg.Stores.GooglePlayURL, logger), Now: opts.Now, Logger: logger,
+		AppStore: appStoreOpener(d.Credentials, cfg.Stores.AppStoreConnectURL, logger), Hook: opts.RolloutHook}); err != nil {
 		return nil, err
 	}
 	// Health verdicts act through the rollout service, so health comes
@@ -178,6 +190,9 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	d.Rehearsals = rehearsal.New(rehearsal.Config{Store: d.Store, Now: opts.Now, Logger: logger})
 	d.Gate = gate.New(gate.Config{Store: d.Store, Now: opts.Now, Logger: logger})
 	d.Triggers = triggers.New(triggers.Config{Store: d.Store, Incidents: d.triggerIncidents(opts), Now: opts.Now, Logger: logger})
+	if d.Stages, err = newStages(d, cfg, logger, opts); err != nil {
+		return nil, err
+	}
 
 	d.registry = prometheus.NewRegistry()
 	expiring := jobs.NewCredentialsExpiringGauge()
@@ -188,14 +203,19 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 	if err != nil {
 		return nil, err
 	}
+	river.AddWorker(workers, rollout.NewWorker(d.Rollout))
 	more, err := d.registerIncidentJobs(workers)
 	if err != nil {
 		return nil, err
 	}
 	periodic = append(periodic, more...)
+	periodic = append(periodic, stages.Register(workers, d.Stages)...)
 	d.jobs, err = d.Store.NewJobClient(&river.Config{
-		Logger:       logger,
-		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers}},
+		Logger: logger,
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers},
+			// Rollout actions have their own queue, polled often: a rollback
+			// must not wait behind a preparation or for a slow poll.
+			rollout.Queue: rolloutQueue(d.Store.Dialect())},
 		Workers:      workers,
 		PeriodicJobs: periodic,
 		// Jobs still running at shutdown are rescued after this long by
@@ -219,12 +239,16 @@ func OpenWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts
 		return nil, err
 	}
 	d.handler = httpapi.NewHandler(httpapi.Config{
-		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.healthAPI(opts), Credentials: d.Credentials, Rollbacks: rbs, Rollouts: d.Rollout, Ready: d.ready, Registry: d.registry,
+		Catalog: d.Catalog, Access: d.Access, Audit: auditReader{d.Store}, Health: d.healthAPI(opts), Credentials: d.Credentials, Rollbacks: rbs, Rollouts: rolloutAPI{d.Rollout}, Ready: d.ready, Registry: d.registry,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Logger: logger,
 		SentryRate: opts.SentryRate, SentryBurst: opts.SentryBurst, Now: opts.Now,
 		Incidents: d.Incidents,
+		Stages:    d.Stages, // staged rollouts
 		Runbooks:  d.Runbooks, Rehearsals: d.Rehearsals, Gate: d.Gate,
 	})
+	if err := d.openWeb(ctx, rbs, d.handler, opts.Now); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -307,6 +331,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(d.logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	// Open dashboard event streams never go idle; ending them lets the
+	// graceful shutdown finish instead of waiting out its timeout.
+	d.server.RegisterOnShutdown(d.web.Close)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- d.server.Serve(d.listener) }()
 	d.logger.InfoContext(ctx, "serving", slog.String("url", d.URL()), slog.String("database", d.Store.Dialect()))
@@ -337,6 +364,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 // Close releases everything Open built, in reverse order.
 func (d *Daemon) Close() error {
 	var errs []error
+	if d.web != nil {
+		d.web.Close()
+	}
 	if d.Artifacts != nil {
 		errs = append(errs, d.Artifacts.Close())
 	}

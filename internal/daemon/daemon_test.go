@@ -228,6 +228,11 @@ func testUploadAndRelease(t *testing.T, tb *testBundle) {
 	var got httpapi.Release
 	resp = tb.call(t, eng, "GET", "/api/v1/apps/shop/releases/1.2.0", nil, &got)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+	for i := range got.Platforms { // release show adds the staged rollout's schedule
+		require.NotNil(t, got.Platforms[i].Rollout, got.Platforms[i].Platform)
+		require.Equal(t, "not started", got.Platforms[i].Rollout.Label)
+		got.Platforms[i].Rollout = nil
+	}
 	require.Equal(t, rel.Platforms, got.Platforms)
 
 	var v httpapi.AuditVerifyResult

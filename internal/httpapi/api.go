@@ -84,15 +84,6 @@ type Rollbacks interface {
 	RollbackBuildWithdraw(ctx context.Context, app, version string) (*ripcord.RollbackBuild, error)
 }
 
-// Rollouts acts on a release's rollout in the store. Each returns the
-// release as recorded after the store acknowledged; a repeat of a finished
-// halt or rollback returns it unchanged without a store call.
-type Rollouts interface {
-	Halt(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.Release, error)
-	Resume(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.Release, error)
-	Rollback(ctx context.Context, app, version string, platform ripcord.Platform) (*ripcord.Release, error)
-}
-
 // AuditReader pages through the audit log.
 type AuditReader interface {
 	AuditList(ctx context.Context, afterSeq int64, limit int, target string) ([]ripcord.AuditEntry, error)
@@ -113,7 +104,10 @@ type Config struct {
 	Rollbacks Rollbacks
 	// Rollouts halts, resumes and rolls back releases. Required.
 	Rollouts Rollouts
-	Ready    Readiness // required
+	// Stages submits, starts and advances staged rollouts. Optional: without
+	// it the stage routes answer 404 and release show has no schedule.
+	Stages Stages
+	Ready  Readiness // required
 	// Registry receives the HTTP metrics; the daemon registers job and build
 	// metrics on it too. Required.
 	Registry *prometheus.Registry
@@ -153,6 +147,7 @@ type handler struct {
 	runbooks       Runbooks
 	rehearsals     Rehearsals
 	gate           Gate
+	stages         Stages
 	ready          Readiness
 	maxBody        int64
 	requestTimeout time.Duration
@@ -208,9 +203,15 @@ func (h *handler) routes() []route {
 		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build", role: ripcord.RoleViewer, fn: h.rollbackBuildGet},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build", role: ripcord.RoleReleaseManager, fn: h.rollbackBuildPrepare},
 		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback-build/withdraw", role: ripcord.RoleReleaseManager, fn: h.rollbackBuildWithdraw},
-		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/halt", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Halt)},
-		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/resume", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Resume)},
-		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(Rollouts.Rollback)},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/halt", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(ripcord.ActionHalt)},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/resume", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(ripcord.ActionResume)},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/rollback", role: ripcord.RoleReleaseManager, fn: h.rolloutAction(ripcord.ActionRollback)},
+		{method: "GET", pattern: "/api/v1/apps/{app}/releases/{version}/actions/{id}", role: ripcord.RoleViewer, fn: h.actionGet},
+		{method: "GET", pattern: "/api/v1/apps/{app}/rollout-plan", role: ripcord.RoleViewer, fn: h.needStages(h.rolloutPlanGet)},
+		{method: "PUT", pattern: "/api/v1/apps/{app}/rollout-plan", role: ripcord.RoleReleaseManager, fn: h.needStages(h.rolloutPlanPut)},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/submit", role: ripcord.RoleReleaseManager, fn: h.needStages(h.stageAction(http.StatusAccepted, Stages.RequestSubmit))},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/start", role: ripcord.RoleReleaseManager, fn: h.needStages(h.stageAction(http.StatusOK, Stages.Start))},
+		{method: "POST", pattern: "/api/v1/apps/{app}/releases/{version}/advance", role: ripcord.RoleReleaseManager, fn: h.needStages(h.stageAction(http.StatusOK, Stages.Advance))},
 		{method: "POST", pattern: "/api/v1/health/samples", role: ripcord.RoleEngineer, fn: h.healthSamples},
 		{method: "POST", pattern: "/api/{project_id}/envelope/{$}", auth: authSentryKey, fn: h.sentryEnvelope},
 		{method: "GET", pattern: "/api/v1/tokens", role: ripcord.RoleAdmin, fn: h.tokenList},
@@ -253,6 +254,7 @@ func (h *handler) routes() []route {
 func NewHandler(cfg Config) http.Handler {
 	h := &handler{
 		catalog: cfg.Catalog, access: cfg.Access, audit: cfg.Audit, health: cfg.Health, credentials: cfg.Credentials, rollbacks: cfg.Rollbacks, rollouts: cfg.Rollouts, ready: cfg.Ready,
+		stages:         cfg.Stages,
 		maxBody:        cmp.Or(cfg.MaxBodyBytes, 1<<20),
 		requestTimeout: cmp.Or(cfg.RequestTimeout, 30*time.Second),
 		logger:         cmp.Or(cfg.Logger, slog.Default()),

@@ -39,5 +39,10 @@ func (h *handler) releaseGet(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, NewRelease(app, rel))
+	out := NewRelease(app, rel)
+	if err := h.withSchedule(r.Context(), &out); err != nil { // staged rollouts
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }

@@ -61,6 +61,9 @@ type ReleasePlatform struct {
 	Status    string    `json:"status"`
 	BuildID   int64     `json:"build_id,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Rollout is the staged rollout's stage and next step (release show
+	// and stage actions only).
+	Rollout *RolloutSchedule `json:"rollout,omitempty"`
 }
 
 // ReleaseCreateRequest starts a release.

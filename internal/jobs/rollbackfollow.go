@@ -129,6 +129,9 @@ func (w *RollbackFollowWorker) follow(ctx context.Context, a RollbackFollowArgs)
 	}
 	switch a.Platform {
 	case ripcord.Android:
+		if busy, err := playBusy(ctx, w.deps.Store, app); err != nil || busy {
+			return err
+		}
 		pc, err := openPlay(ctx, w.deps, a.App)
 		if err != nil {
 			return err
@@ -152,9 +155,38 @@ func (w *RollbackFollowWorker) follow(ctx context.Context, a RollbackFollowArgs)
 			return err
 		}
 		_, err = w.prep.FollowIOS(ctx, rollback.FollowRequest{App: a.App, TargetVersion: a.TargetVersion, AppStore: c, Resubmit: a.Resubmit})
+		if errors.Is(err, rollback.ErrStoreBuildGone) {
+			cur, gerr := w.deps.Store.RollbackBuildGet(ctx, app.ID, a.Platform, a.TargetVersion) // as the follow-up left it
+			if gerr != nil {
+				return gerr
+			}
+			return w.inv.Supersede(ctx, app, cur, fmt.Sprintf("%v; a fresh rollback build is being prepared", err), true)
+		}
 		return err
 	}
 	return needsSomeone{fmt.Errorf("rollback builds are followed for ios and android, not %q", a.Platform)}
+}
+
+// playBusy reports whether a release of the app is rolling out (or halted)
+// on Play. Reading a Play track opens an edit, and Play keeps one open
+// edit per app and API user (a new one deletes the older), so a periodic
+// read could break a halt or rollback committing at that moment; while
+// Ripcord may be acting on Play, the live-change check waits. Nothing but
+// a rolling-out release changes what production serves through Ripcord,
+// and a change made outside Ripcord is still seen once the rollout ends.
+func playBusy(ctx context.Context, store storage.Queries, app *ripcord.App) (bool, error) {
+	rels, err := store.ReleaseList(ctx, app.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range rels {
+		for _, p := range r.Platforms {
+			if p.Platform == ripcord.Android && (p.Status == ripcord.StatusRollingOut || p.Status == ripcord.StatusHalted) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // openPlay builds a Play client from the app's service account.

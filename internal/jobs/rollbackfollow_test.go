@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ripcordhq/ripcord"
+	"github.com/ripcordhq/ripcord/internal/credentials"
 	"github.com/ripcordhq/ripcord/internal/jobs"
 	"github.com/ripcordhq/ripcord/internal/storage"
 )
@@ -117,4 +118,44 @@ func TestRollbackWatchQueuesFollowUps(t *testing.T) {
 	counts, err := tb.store.JobCounts(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []storage.JobCount{{Kind: "rollback_follow", State: "available", Count: 2}}, counts, "1.2.0 and 1.4.0, once each")
+}
+
+// TestRollbackFollowLeavesPlayAloneDuringRollout: while a release rolls
+// out on Play, the Android follow-up does not read Play (a read opens an
+// edit, which would delete a halt's edit in flight); otherwise it does.
+// The app's Play key cannot be opened here, so reaching Play is an error.
+func TestRollbackFollowLeavesPlayAloneDuringRollout(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	ctx := context.Background()
+	var rel *ripcord.Release
+	require.NoError(t, tb.store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+		app := &ripcord.App{Name: "shop", AndroidPackage: "com.acme.shop", CreatedAt: tb.now, UpdatedAt: tb.now}
+		if err := tx.AppCreate(ctx, app); err != nil {
+			return err
+		}
+		rel = &ripcord.Release{AppID: app.ID, Version: "1.2.0", CreatedBy: "t", CreatedAt: tb.now,
+			Platforms: []ripcord.ReleasePlatform{{Platform: ripcord.Android, Status: ripcord.StatusUploaded, UpdatedAt: tb.now}}}
+		if err := tx.ReleaseCreate(ctx, rel); err != nil {
+			return err
+		}
+		live := &ripcord.Build{AppID: app.ID, Platform: ripcord.Android, Version: "1.1.0", BuildNumber: "110", SHA256: "s", Size: 1, BlobKey: "k", UploadedBy: "t", CreatedAt: tb.now}
+		if err := tx.BuildCreate(ctx, live); err != nil {
+			return err
+		}
+		return tx.RollbackBuildCreate(ctx, &ripcord.RollbackBuild{AppID: app.ID, Platform: ripcord.Android, TargetVersion: "1.2.0", Version: "1.2.1", BuildNumber: "121",
+			SourceBuildID: live.ID, SourceSHA256: live.SHA256, State: ripcord.RollbackReady, CreatedAt: tb.now, UpdatedAt: tb.now})
+	}))
+	creds, err := credentials.New(credentials.Config{Store: tb.store})
+	require.NoError(t, err)
+	w, err := jobs.NewRollbackFollowWorker(jobs.Deps{Store: tb.store, Artifacts: tb.artifacts, Credentials: creds, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	job := &river.Job[jobs.RollbackFollowArgs]{JobRow: &rivertype.JobRow{}, Args: jobs.RollbackFollowArgs{App: "shop", Platform: ripcord.Android, TargetVersion: "1.2.0"}}
+	err = w.Work(ctx, job)
+	require.ErrorContains(t, err, "Play service account", "not rolling out: the follow-up reads Play")
+
+	require.NoError(t, tb.store.InTx(ctx, func(ctx context.Context, tx storage.Tx) error {
+		return tx.ReleasePlatformUpdate(ctx, rel.ID, ripcord.ReleasePlatform{Platform: ripcord.Android, Status: ripcord.StatusRollingOut, UpdatedAt: tb.now})
+	}))
+	require.NoError(t, w.Work(ctx, job), "rolling out: Play is left alone")
 }

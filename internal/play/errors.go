@@ -50,6 +50,8 @@ type Error struct {
 	// Err is the underlying error (*googleapi.Error or a transport error).
 	Err  error
 	kind error
+	// superseded: the edit was replaced by another of the same account.
+	superseded bool
 }
 
 func (e *Error) Error() string {
@@ -84,6 +86,8 @@ func (e *Error) Unwrap() []error {
 // is safe.
 func (e *Error) retryable() bool {
 	switch {
+	case e.superseded:
+		return true
 	case e.kind != nil, e.Err == nil:
 		return false // a refusal with a known meaning, or one of ours
 	case e.HTTPStatus == 0:
@@ -145,6 +149,11 @@ func classify(op, pkg string, err error) error {
 		e.kind, e.Hint = ErrPermission, "grant the service account access to this app in Play Console (Users and permissions)"
 	case ge.Code == http.StatusNotFound:
 		e.kind, e.Hint = ErrNotFound, "check the package name and that the app exists in Play Console"
+	case ge.Code == http.StatusBadRequest && strings.Contains(e.Message, "This Edit has been deleted"):
+		// Another client of the same service account (another Ripcord job,
+		// a person's script) opened an edit, which superseded ours. Nothing
+		// of ours was applied, so the whole edit is safely done again.
+		e.superseded, e.Hint = true, "another client of this service account opened an edit; retried"
 	case ge.Code == http.StatusBadRequest:
 		e.kind = ErrInvalid
 	case ge.Code == http.StatusTooManyRequests:

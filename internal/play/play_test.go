@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -479,4 +482,50 @@ func TestVitals(t *testing.T) {
 		})
 	}
 	checkSpecs(t, b)
+}
+
+// TestConcurrentEditsRedone runs two clients of one service account at
+// once, as two Ripcord jobs reading and moving one app's tracks do: each
+// new edit supersedes the other's open one ("This Edit has been deleted."),
+// and the connector redoes the superseded operation, so every call
+// succeeds and no edit is left open.
+func TestConcurrentEditsRedone(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var superseded atomic.Int64
+	newClient := func() *play.Client {
+		c, err := play.New(t.Context(), play.Config{
+			ServiceAccountJSON: b.fake.Credentials().PlayServiceAccountJSON, Endpoint: b.url + "/", MaxAttempts: 50,
+			Sleep: func(ctx context.Context, d time.Duration) error {
+				superseded.Add(1)
+				time.Sleep(time.Duration(rand.IntN(3)+1) * time.Millisecond) // desynchronise the two
+				return nil
+			},
+		})
+		require.NoError(t, err)
+		return c
+	}
+	clients := []*play.Client{newClient(), newClient()}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*20)
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				tr, err := c.GetTrack(t.Context(), pkg, play.TrackProduction)
+				if err == nil && tr.Find(100) == nil {
+					err = fmt.Errorf("production lost 100: %+v", tr)
+				}
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Zero(t, openEdits(t, b))
+	t.Logf("%d superseded edits redone", superseded.Load())
 }

@@ -155,9 +155,9 @@ func (p *Preparer) followIOS(ctx context.Context, req FollowRequest) (*ripcord.R
 				"App Store version %s (%s) is newer than the target and not released, so the App Store allows no rollback version for %s until it is released or deleted",
 				blocker.VersionString, blocker.State, rb.TargetVersion))
 		}
-		build, err := req.AppStore.FindBuild(ctx, appID, rb.Version, rb.BuildNumber)
-		if err != nil {
-			return rb, fmt.Errorf("find rollback build %s (%s) on App Store Connect: %w", rb.Version, rb.BuildNumber, err)
+		build, err := p.storeBuild(ctx, req.AppStore, app, rb, appID)
+		if err != nil || build == nil {
+			return rb, err
 		}
 		if mine, err = req.AppStore.CreateVersion(ctx, appstore.CreateVersionParams{AppID: appID, VersionString: rb.Version,
 			ReleaseType: "MANUAL", BuildID: build.ID}); err != nil {
@@ -214,9 +214,9 @@ func (p *Preparer) advanceReview(ctx context.Context, req FollowRequest, app *ri
 		return nil // in review, released or replaced: only recorded
 	}
 	if v.BuildID == "" {
-		build, err := req.AppStore.FindBuild(ctx, appID, rb.Version, rb.BuildNumber)
-		if err != nil {
-			return fmt.Errorf("find rollback build %s (%s) on App Store Connect: %w", rb.Version, rb.BuildNumber, err)
+		build, err := p.storeBuild(ctx, req.AppStore, app, rb, appID)
+		if err != nil || build == nil {
+			return err
 		}
 		if err := req.AppStore.AttachBuild(ctx, v.ID, build.ID); err != nil {
 			return p.storeRefusal(ctx, app, rb, "attach build "+rb.BuildNumber+" to App Store version "+rb.Version, err)
@@ -240,6 +240,24 @@ func (p *Preparer) advanceReview(ctx context.Context, req FollowRequest, app *ri
 	return p.record(ctx, app, rb, "rollback.store_version_submit", func(rb *ripcord.RollbackBuild) {
 		rb.StoreVersionState, rb.Reason = after.State, ""
 	})
+}
+
+// ErrStoreBuildGone says App Store Connect no longer holds a ready
+// rollback build (builds expire 90 days after upload, or someone removed
+// it): the rollback must be retired and prepared afresh, which the caller
+// does with an Invalidator.
+var ErrStoreBuildGone = errors.New("the build is no longer on App Store Connect (builds expire 90 days after upload)")
+
+// storeBuild finds the rollback build on App Store Connect, or returns an
+// error matching ErrStoreBuildGone.
+func (p *Preparer) storeBuild(ctx context.Context, as AppStoreReview, app *ripcord.App, rb *ripcord.RollbackBuild, appID string) (*appstore.Build, error) {
+	build, err := as.FindBuild(ctx, appID, rb.Version, rb.BuildNumber)
+	if errors.Is(err, appstore.ErrNotFound) {
+		return nil, fmt.Errorf("rollback build %s (%s) of %s: %w", rb.Version, rb.BuildNumber, app.IOSBundleID, ErrStoreBuildGone)
+	} else if err != nil {
+		return nil, fmt.Errorf("find rollback build %s (%s) on App Store Connect: %w", rb.Version, rb.BuildNumber, err)
+	}
+	return build, nil
 }
 
 // storeRefusal records a store refusal that waiting will not fix (a state

@@ -93,12 +93,14 @@ func TestFollowIOSToApproval(t *testing.T) {
 
 	releasedAt := fb.releaseTarget(t)
 	before := len(fb.fake.Events())
+	start := time.Now()
 	rb = fb.run(t, fb.follow)
+	took := time.Since(start)
 	var writes []string
 	for _, e := range fb.fake.Events()[before:] {
 		writes = append(writes, e.Op)
 	}
-	t.Logf("store writes to create and submit the rollback version: %d %v", len(writes), writes)
+	t.Logf("create and submit the rollback version: %d store writes %v, %s against the in-process fake (measured, not asserted)", len(writes), writes, took)
 	require.NotEmpty(t, rb.StoreVersionID)
 	require.Equal(t, appstore.StateWaitingForReview, rb.StoreVersionState)
 	require.True(t, rb.ApprovedAt.IsZero())
@@ -232,5 +234,50 @@ func TestFollowIOSWindowBeforeReady(t *testing.T) {
 	require.Equal(t, ripcord.RollbackUploaded, rb.State)
 	require.Equal(t, releasedAt, rb.TargetReleasedAt.Truncate(time.Second))
 	require.Equal(t, "no approved rollback for 5h 12m: the rollback build is uploaded", rb.IOSProtection(fb.fake.Now()).Sentence)
+	require.Equal(t, 1, fb.fake.CountEvents(versionCreateEvent), "only the target's version")
+}
+
+// TestFollowIOSStoreFaults: a lost response to the version's creation (the
+// store made it), 503s on the submission and a 429 on a listing are
+// retried by the client with backoff; the follow-up ends in review with
+// one rollback version and one submission.
+func TestFollowIOSStoreFaults(t *testing.T) {
+	t.Parallel()
+	fb := setupFollow(t, nil)
+	fb.releaseTarget(t)
+	for _, f := range []fakestore.Fault{
+		{Op: "asc.apps.appStoreVersions.list", Kind: fakestore.FaultStatus, Status: 429, RetryAfterSeconds: 1, Count: 1},
+		{Op: "asc.appStoreVersions.create", Kind: fakestore.FaultLostResponse, Count: 1},
+		{Op: "asc.reviewSubmissions.update", Kind: fakestore.FaultStatus, Status: 503, Count: 2},
+	} {
+		require.NoError(t, fb.fake.AddFault(f))
+	}
+	rb := fb.run(t, fb.follow)
+	require.Equal(t, appstore.StateWaitingForReview, rb.StoreVersionState)
+	for _, f := range fb.fake.Faults() {
+		require.Equal(t, f.Count, f.Hits, "fault %s hit", f.Op)
+	}
+	require.Equal(t, 2, fb.fake.CountEvents(versionCreateEvent), "the target's and one rollback version")
+	require.Equal(t, 2, fb.fake.CountEvents(submitEvent), "the target's and one rollback submission")
+}
+
+// buildGone is App Store Connect after the rollback build expired.
+type buildGone struct{ *appstore.Client }
+
+func (buildGone) FindBuild(context.Context, string, string, string) (*appstore.Build, error) {
+	return nil, appstore.ErrNotFound
+}
+
+// TestFollowIOSBuildGone: the rollback build is no longer on App Store
+// Connect; the follow-up says so with ErrStoreBuildGone (the job retires
+// the rollback and prepares a fresh one) and creates nothing.
+func TestFollowIOSBuildGone(t *testing.T) {
+	t.Parallel()
+	fb := setupFollow(t, nil)
+	fb.releaseTarget(t)
+	req := fb.follow
+	req.AppStore = buildGone{fb.asc}
+	_, err := fb.prep.FollowIOS(context.Background(), req)
+	require.ErrorIs(t, err, rollback.ErrStoreBuildGone)
 	require.Equal(t, 1, fb.fake.CountEvents(versionCreateEvent), "only the target's version")
 }

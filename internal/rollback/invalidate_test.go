@@ -4,17 +4,23 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/ripcordhq/ripcord"
+	"github.com/ripcordhq/ripcord/internal/apk"
+	"github.com/ripcordhq/ripcord/internal/apk/apktest"
 	"github.com/ripcordhq/ripcord/internal/appstore"
 	"github.com/ripcordhq/ripcord/internal/catalog"
 	"github.com/ripcordhq/ripcord/internal/credentials"
 	"github.com/ripcordhq/ripcord/internal/fakestore"
+	"github.com/ripcordhq/ripcord/internal/play"
 	"github.com/ripcordhq/ripcord/internal/rollback"
+	"github.com/ripcordhq/ripcord/internal/signingkey"
 	"github.com/ripcordhq/ripcord/internal/storage"
 )
 
@@ -220,4 +226,45 @@ func TestInvalidateAndroid(t *testing.T) {
 
 func fakestoreBuild(version, number string) fakestore.ASCBuildSpec {
 	return fakestore.ASCBuildSpec{Version: version, BuildNumber: number}
+}
+
+// TestRepareAndroidAfterTargetLive retires an Android rollback after the
+// target completed on Play (the production track now serves only the
+// target): the fresh preparation still re-signs the release before the
+// target, which the retired row recorded, not the target itself.
+func TestRepareAndroidAfterTargetLive(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, setupOptions{})
+	rb, err := tb.newPrep(t, nil).PrepareAndroid(context.Background(), tb.request)
+	require.NoError(t, err)
+	require.Equal(t, ripcord.RollbackReady, rb.State)
+
+	f, size := apktest.Open(t, apktest.APK(t, apktest.APKOptions{Package: pkg, MinSdk: 24, VersionCode: 129, VersionName: "1.2.0"}))
+	out := filepath.Join(t.TempDir(), "target.apk")
+	_, err = apk.Resign(context.Background(), f, size, out, apk.ResignOptions{VersionCode: 130, VersionName: "1.2.0", Keys: []*signingkey.Key{tb.fix.key.Key}})
+	require.NoError(t, err)
+	target, err := os.ReadFile(out)
+	require.NoError(t, err)
+	_, _, err = tb.catalog.BuildUpload(tb.ctx, catalog.BuildUploadParams{App: "shop", Platform: ripcord.Android, Version: "1.2.0", BuildNumber: "130", Body: bytes.NewReader(target)})
+	require.NoError(t, err)
+	_, err = tb.play.Upload(tb.ctx, play.UploadParams{Package: pkg, File: target, APK: true, Track: play.TrackProduction, Status: play.StatusCompleted})
+	require.NoError(t, err)
+	live, err := rollback.LiveAndroid(tb.ctx, tb.db, tb.play, tb.app)
+	require.NoError(t, err)
+	require.Equal(t, &rollback.LiveRelease{Version: "1.2.0", BuildNumber: "130"}, live, "the target is what production serves")
+
+	_, _, err = tb.catalog.BuildUpload(tb.ctx, catalog.BuildUploadParams{App: "shop", Platform: ripcord.Android, Version: "1.2.1", BuildNumber: "140", Body: bytes.NewReader(randomBytes(t))})
+	require.NoError(t, err)
+	done, err := newInvalidator(tb.db, &requeued{}).CheckHotfix(tb.ctx, tb.app, rb)
+	require.NoError(t, err)
+	require.True(t, done)
+
+	req := tb.request
+	req.LiveBuildID = 0 // discover it, as the queued job does
+	fresh, err := tb.newPrep(t, nil).PrepareAndroid(context.Background(), req)
+	require.NoError(t, err)
+	require.Equal(t, ripcord.RollbackReady, fresh.State, fresh.Reason)
+	require.Equal(t, tb.live.ID, fresh.SourceBuildID, "the release before the target, not the target")
+	require.Equal(t, "1.2.2", fresh.Version)
+	require.Equal(t, "141", fresh.BuildNumber)
 }

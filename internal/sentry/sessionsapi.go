@@ -77,6 +77,7 @@ type APIError struct {
 	Message string
 }
 
+// Error says what the API answered, with the hint for a fix.
 func (e *APIError) Error() string {
 	return fmt.Sprintf("sentry sessions API: %d: %s", e.Status, e.Message)
 }

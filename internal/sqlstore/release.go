@@ -108,7 +108,8 @@ func (s *Queries) loadReleasePlatforms(ctx context.Context, rels []*ripcord.Rele
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load release platforms: %w", s.err(err))
 	}
-	return nil
+	rows.Close()
+	return s.loadReleaseRollouts(ctx, byID, minID, maxID) // staged rollouts (internal/stages)
 }
 
 // nullID stores 0 as NULL so the build foreign key holds.

@@ -165,6 +165,19 @@ type Queries interface {
 	// oldest first.
 	BuildNumberReservationList(ctx context.Context, appID int64, platform ripcord.Platform) ([]BuildNumberReservation, error)
 
+	// Rollout actions (issue 7).
+
+	// RolloutActionGet returns an action by id, or ErrNotFound.
+	RolloutActionGet(ctx context.Context, id int64) (*ripcord.RolloutAction, error)
+	// RolloutActionGetByKey returns an app's action with an idempotency
+	// key, or ErrNotFound.
+	RolloutActionGetByKey(ctx context.Context, appID int64, key string) (*ripcord.RolloutAction, error)
+	// RolloutActionActive returns the queued or running action on a
+	// release's platform, or ErrNotFound.
+	RolloutActionActive(ctx context.Context, releaseID int64, platform ripcord.Platform) (*ripcord.RolloutAction, error)
+	// RolloutActionList lists a release's actions on a platform, newest
+	// first, at most limit (default 100).
+	RolloutActionList(ctx context.Context, releaseID int64, platform ripcord.Platform, limit int) ([]*ripcord.RolloutAction, error)
 	// iOS rollback versions and re-preparation (issue #7, helper ios).
 
 	// RollbackBuildList lists rollback builds matching p, oldest first:
@@ -213,6 +226,36 @@ type Queries interface {
 	// TriggerFiringList returns the triggers that fired for a release on a
 	// platform.
 	TriggerFiringList(ctx context.Context, appID int64, platform, version string) ([]TriggerFiring, error)
+	// Staged rollouts (internal/stages).
+
+	// RolloutPlanGet returns the rollout plan an app set, or ErrNotFound
+	// when it uses the default.
+	RolloutPlanGet(ctx context.Context, appID int64) (*RolloutPlan, error)
+
+	// Web dashboard (issue #9).
+
+	// WebSessionGet returns the session whose id hashes to idHash, expired
+	// or not (the caller decides), or ErrNotFound.
+	WebSessionGet(ctx context.Context, idHash string) (*WebSession, error)
+	// HealthSeries splits one release's counts of a metric (From and To
+	// ignored) into at most n windows of equal length from its first
+	// minute to its last, in time order, each with its counts and its end
+	// as Bucket; none when it has no data. The dashboard's chart reads it:
+	// n sums in the database instead of every minute in Go.
+	HealthSeries(ctx context.Context, p HealthSumParams, n int) ([]HealthBucket, error)
+	// AuditListTargets returns the newest limit entries whose target is
+	// one of targets, oldest first: one indexed query for a page that
+	// shows several targets' history (a release, its rollouts, its
+	// rollback builds).
+	AuditListTargets(ctx context.Context, targets []string, limit int) ([]ripcord.AuditEntry, error)
+}
+
+// RolloutPlan is an app's rollout plan as stored, with who set it.
+type RolloutPlan struct {
+	AppID     int64
+	Plan      ripcord.RolloutPlan
+	UpdatedBy string
+	UpdatedAt time.Time
 }
 
 // Tx is a read-write transaction.
@@ -332,9 +375,38 @@ type Tx interface {
 	// TriggerFiringDelete forgets a firing whose incident could not be
 	// opened, so the next ingest tries again.
 	TriggerFiringDelete(ctx context.Context, f TriggerFiring) error
+	// Staged rollouts (internal/stages).
+
+	// RolloutPlanPut stores an app's rollout plan, replacing the one it had.
+	RolloutPlanPut(ctx context.Context, p *RolloutPlan) error
+	// ReleaseRolloutPut stores a release's rollout progress on one
+	// platform (Stage, StageStartedAt, RolloutStartedAt, Plan, StoreRef,
+	// Reason), replacing what was stored; the status is
+	// ReleasePlatformUpdate's. ErrNotFound when the release has no such
+	// platform.
+	ReleaseRolloutPut(ctx context.Context, releaseID int64, rp ripcord.ReleasePlatform) error
+	// RolloutActionCreate inserts a, setting its ID. ErrConflict when the
+	// release already has an active action on that platform or the app
+	// already has an action with that idempotency key; the transaction
+	// stays usable, so the caller can read the one that won.
+	RolloutActionCreate(ctx context.Context, a *ripcord.RolloutAction) error
+	// RolloutActionUpdate stores an action's progress (state, steps,
+	// pending step, error, updated_at); ErrNotFound when it does not exist.
+	RolloutActionUpdate(ctx context.Context, a *ripcord.RolloutAction) error
 
 	// JobInsert enqueues a job that runs only if the transaction commits.
 	JobInsert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+
+	// Web dashboard (issue #9).
+
+	// WebSessionCreate stores a new session. ErrConflict when its id hash
+	// exists (a random-id collision the caller retries).
+	WebSessionCreate(ctx context.Context, ws *WebSession) error
+	// WebSessionDelete removes a session; ErrNotFound when there is none.
+	WebSessionDelete(ctx context.Context, idHash string) error
+	// WebSessionDeleteExpired removes sessions that expired before the
+	// given time and reports how many went.
+	WebSessionDeleteExpired(ctx context.Context, before time.Time) (int64, error)
 
 	// Incidents and health pollers (issue #8, helper "incidents").
 
@@ -545,4 +617,24 @@ type RollbackBuildListParams struct {
 	TargetVersion string
 	// Superseded lists superseded rows instead of current ones.
 	Superseded bool
+}
+
+// WebSession is a signed-in dashboard session as stored: the hash of its
+// random id (the cookie holds the id), who it acts as and until when.
+type WebSession struct {
+	IDHash    string // hex SHA-256 of the session id
+	UserEmail string // the account signed in
+	Actor     string // "user:<email>"
+	Role      ripcord.Role
+	TeamRoles []string
+	Method    string // "password" or "oidc"
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// HealthBucket is a release's counts of a metric in a window ending at
+// Bucket.
+type HealthBucket struct {
+	Bucket time.Time
+	Counts health.Counts
 }

@@ -54,10 +54,16 @@ func Exercise(t *testing.T, h Harness) {
 	t.Run("RollbackSupersede", func(t *testing.T) { t.Parallel(); testRollbackSupersede(t, h) })
 	t.Run("RollbackMigrationKeepsRows", func(t *testing.T) { t.Parallel(); testRollbackMigrationKeepsRows(t, h) })
 	t.Run("BuildNumberReservationsConcurrent", func(t *testing.T) { t.Parallel(); testBuildNumberReservationsConcurrent(t, h) })
+	t.Run("RolloutActions", func(t *testing.T) { t.Parallel(); testRolloutActions(t, h) })
+	t.Run("RolloutActionsConcurrent", func(t *testing.T) { t.Parallel(); testRolloutActionsConcurrent(t, h) })
 	t.Run("Incidents", func(t *testing.T) { t.Parallel(); testIncidents(t, h) })
 	t.Run("Pollers", func(t *testing.T) { t.Parallel(); testPollers(t, h) })
 	t.Run("IncidentsConcurrent", func(t *testing.T) { t.Parallel(); testIncidentsConcurrent(t, h) })
 	t.Run("Runbooks", func(t *testing.T) { t.Parallel(); testRunbooks(t, h) })
+	t.Run("Rollouts", func(t *testing.T) { t.Parallel(); testRollouts(t, h) })
+	t.Run("WebSessions", func(t *testing.T) { t.Parallel(); testWebSessions(t, h) })
+	t.Run("HealthSeries", func(t *testing.T) { t.Parallel(); testHealthSeries(t, h) })
+	t.Run("AuditListTargets", func(t *testing.T) { t.Parallel(); testAuditListTargets(t, h) })
 }
 
 // migrated opens a store and migrates it to the latest schema.
