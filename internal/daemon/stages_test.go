@@ -19,7 +19,7 @@ import (
 // (release managers only), a submission of all platforms is queued for
 // Android (iOS has no build and is reported as skipped) and its job uploads
 // 1.2.0 (120) to Play's production track as a draft, and a start is
-// refused because no release gate is configured yet, with nothing
+// refused because the release gate has recorded no go, with nothing
 // written to Play; release show carries the schedule.
 func TestStagedRolloutThroughTheServer(t *testing.T) {
 	t.Parallel()
@@ -83,7 +83,7 @@ func TestStagedRolloutThroughTheServer(t *testing.T) {
 	commits := pb.fake.CountEvents("androidpublisher.edits.commit")
 	resp = tb.call(t, pb.rm, "POST", base+"start?platform=android", nil, &eb)
 	require.Equal(t, http.StatusConflict, resp.StatusCode)
-	require.Contains(t, eb.Error.Message, "no release gate configured")
+	require.Contains(t, eb.Error.Message, "no go decision is recorded for shop 1.2.0")
 	require.Equal(t, commits, pb.fake.CountEvents("androidpublisher.edits.commit"), "nothing written to Play")
 	resp = tb.call(t, pb.rm, "POST", base+"advance?platform=android", nil, &eb)
 	require.Equal(t, http.StatusConflict, resp.StatusCode)

@@ -177,13 +177,6 @@ func (s *Queries) ReleaseChangesPut(ctx context.Context, c *storage.ReleaseChang
 	return nil
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
 // ReleaseChangesGet returns what a release changes.
 func (s *Queries) ReleaseChangesGet(ctx context.Context, appID int64, version string) (*storage.ReleaseChanges, error) {
 	c := storage.ReleaseChanges{AppID: appID, Version: version}

@@ -71,3 +71,12 @@ func (t *Tx) JobInsert(ctx context.Context, args river.JobArgs, opts *river.Inse
 }
 
 func (s *Queries) err(err error) error { return s.d.InterpretError(err) }
+
+// nonNil stores a nil list as an empty one, so it reads back as [] rather
+// than null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
