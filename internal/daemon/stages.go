@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/ripcordhq/ripcord"
 	"github.com/ripcordhq/ripcord/internal/appstore"
@@ -18,7 +17,8 @@ import (
 // credentials.
 func newStages(d *Daemon, cfg *config.Config, logger *slog.Logger, opts Options) (*stages.Service, error) {
 	return stages.New(stages.Config{
-		Store: d.Store, Artifacts: d.Artifacts, Gate: d.Gate, // no production rollout starts without a recorded go Now: opts.Now, Logger: logger,
+		Store: d.Store, Artifacts: d.Artifacts, Now: opts.Now, Logger: logger,
+		Gate: d.Gate, // no production rollout starts without a recorded go
 		Play: func(ctx context.Context, app *ripcord.App) (stages.Play, error) {
 			m, err := d.Credentials.Open(ctx, app.Name, credentials.KindPlayServiceAccount)
 			if err != nil {
@@ -35,12 +35,10 @@ func newStages(d *Daemon, cfg *config.Config, logger *slog.Logger, opts Options)
 			if err != nil {
 				return nil, fmt.Errorf("open the App Store Connect API key of %s (store it with `ripcord app credentials %s --asc-key FILE --asc-key-id ID --asc-issuer-id ID`): %w", app.Name, app.Name, err)
 			}
-			now := opts.Now
-			if now == nil {
-				now = time.Now
-			}
+			// Tokens are signed on the wall clock, not opts.Now: Apple
+			// checks them against its own.
 			c, err := appstore.New(appstore.Config{KeyID: m.ASCKeyID, IssuerID: m.ASCIssuerID, Individual: m.ASCIssuerID == "", PrivateKeyPEM: m.ASCKey,
-				BaseURL: cfg.Stores.AppStoreConnectURL, Logger: logger, Now: now, PollInterval: opts.StorePollInterval})
+				BaseURL: cfg.Stores.AppStoreConnectURL, Logger: logger, PollInterval: opts.StorePollInterval})
 			if err != nil {
 				return nil, fmt.Errorf("the App Store Connect API key of %s is not usable; store a new key with `ripcord app credentials %s`: %w", app.Name, app.Name, err)
 			}

@@ -27,11 +27,11 @@ func (s *Story) beats() []beat {
 		{"Rollback build for Android prepared in the background", s.rollbackReady("android", "Google Play's internal track")},
 		{"Rollback build for iOS prepared, uploaded and processed", s.rollbackReady("ios", "App Store Connect")},
 		{"1.1.0 users report a healthy baseline (simulated fleet, real Sentry envelopes)", s.baseline},
+		{"1.2.0 submitted to both stores; App Review approves the iOS build", s.submit},
 		{"CI pushes the checkout runbook and the release gate; 1.2.0 touches checkout", s.pushRunbooks},
 		{"Gate check: NO-GO, and the rollout refuses to start", s.noGo},
 		{"Checkout rollback rehearsed in staging, timed by Ripcord; release manager and QA approve", s.rehearseAndApprove},
 		{"Gate check: GO", s.goDecision},
-		{"1.2.0 submitted to both stores; App Review approves the iOS build", s.submit},
 		{"Android rollout starts at 8 %", s.start("android")},
 		{"A day of healthy traffic on 1.2.0; Android advances to 30 %", s.advanceAndroid},
 		{"iOS phased release starts (Android is at its second stage)", s.start("ios")},
@@ -70,10 +70,15 @@ func (s *Story) baseline(ctx context.Context) (string, error) {
 		return "", err
 	}
 	s.fleet = t
-	if _, _, err := t.run(ctx, 12*time.Hour, 30*time.Minute); err != nil {
+	if _, _, err := t.run(ctx, 2*time.Hour, time.Hour); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d devices per platform sending sessions to the Sentry-compatible endpoint", devicesPerPlatform), nil
+	for _, p := range []ripcord.Platform{ripcord.Android, ripcord.IOS} {
+		if err := s.report(ctx, p, liveVersion, 12, 4000, 4); err != nil {
+			return "", err
+		}
+	}
+	return fmt.Sprintf("%d devices per platform send real Sentry envelopes; the team's crash reporter adds 48,000 sessions per platform through the batch API", devicesPerPlatform), nil
 }
 
 // pushRunbooks pushes the embedded .ripcord directory and records the
@@ -147,18 +152,18 @@ func (s *Story) noGo(ctx context.Context) (string, error) {
 func (s *Story) rehearseAndApprove(ctx context.Context) (string, error) {
 	base := "/api/v1/apps/" + AppName + "/rehearsals"
 	var reh httpapi.Rehearsal
-	if err := s.api.Do(ctx, "POST", base, nil, httpapi.RehearsalStartRequest{Runbook: "checkout", Env: "staging"}, &reh); err != nil {
+	if err := s.user.Do(ctx, "POST", base, nil, httpapi.RehearsalStartRequest{Runbook: "checkout", Env: "staging"}, &reh); err != nil {
 		return "", err
 	}
 	id := fmt.Sprint(reh.ID)
 	for n := 1; n <= 3; n++ {
-		if err := s.api.Do(ctx, "POST", fmt.Sprintf("%s/%s/steps/%d/start", base, id, n), nil, nil, nil); err != nil {
+		if err := s.user.Do(ctx, "POST", fmt.Sprintf("%s/%s/steps/%d/start", base, id, n), nil, nil, nil); err != nil {
 			return "", err
 		}
 		if err := s.env.Advance(ctx, time.Minute); err != nil {
 			return "", err
 		}
-		if err := s.api.Do(ctx, "POST", fmt.Sprintf("%s/%s/steps/%d/end", base, id, n), nil, httpapi.RehearsalOutcomeRequest{Outcome: "done as written"}, nil); err != nil {
+		if err := s.user.Do(ctx, "POST", fmt.Sprintf("%s/%s/steps/%d/end", base, id, n), nil, httpapi.RehearsalOutcomeRequest{Outcome: "done as written"}, nil); err != nil {
 			return "", err
 		}
 	}
@@ -166,17 +171,17 @@ func (s *Story) rehearseAndApprove(ctx context.Context) (string, error) {
 		level string
 		took  time.Duration
 	}{{"flag", 90 * time.Second}, {"deploy", 6 * time.Minute}, {"data", 20 * time.Minute}} {
-		if err := s.api.Do(ctx, "POST", fmt.Sprintf("%s/%s/rollback/%s/start", base, id, lv.level), nil, nil, nil); err != nil {
+		if err := s.user.Do(ctx, "POST", fmt.Sprintf("%s/%s/rollback/%s/start", base, id, lv.level), nil, nil, nil); err != nil {
 			return "", err
 		}
 		if err := s.env.Advance(ctx, lv.took); err != nil {
 			return "", err
 		}
-		if err := s.api.Do(ctx, "POST", fmt.Sprintf("%s/%s/rollback/%s/end", base, id, lv.level), nil, nil, nil); err != nil {
+		if err := s.user.Do(ctx, "POST", fmt.Sprintf("%s/%s/rollback/%s/end", base, id, lv.level), nil, nil, nil); err != nil {
 			return "", err
 		}
 	}
-	if err := s.api.Do(ctx, "POST", base+"/"+id+"/finish", nil, httpapi.RehearsalOutcomeRequest{Outcome: "Flag disabled, staging back to baseline."}, &reh); err != nil {
+	if err := s.user.Do(ctx, "POST", base+"/"+id+"/finish", nil, httpapi.RehearsalOutcomeRequest{Outcome: "Flag disabled, staging back to baseline."}, &reh); err != nil {
 		return "", err
 	}
 	if err := s.asUser(ctx, "POST", s.releasePath("gate/approvals"), httpapi.GateApproveRequest{Item: "approvals"}); err != nil {
@@ -211,13 +216,33 @@ func (s *Story) submit(ctx context.Context) (string, error) {
 	if err := s.api.Do(ctx, "POST", s.releasePath("submit"), url.Values{"platform": {"all"}}, nil, nil); err != nil {
 		return "", err
 	}
-	return s.waitFor(ctx, "App Review's approval of 1.2.0", 30*time.Minute, 90*time.Second, func(ctx context.Context) (bool, string, error) {
+	reviewed := false
+	return s.waitFor(ctx, "App Review's approval of 1.2.0", 0, 90*time.Second, func(ctx context.Context) (bool, string, error) {
+		i, err := s.platformStatus(ctx, "ios")
+		if err != nil {
+			return false, "", err
+		}
+		if i == "uploaded" { // App Store Connect processes the uploaded build
+			if err := s.env.Advance(ctx, 5*time.Minute); err != nil {
+				return false, "", err
+			}
+		}
+		if i == "in_review" && !reviewed {
+			// App Review takes about a day of store time; then the
+			// scheduler's next pass (run now, not in a minute) sees it.
+			if err := s.env.Advance(ctx, 25*time.Hour); err != nil {
+				return false, "", err
+			}
+			reviewed = true
+		}
+		if _, err := s.env.Daemon.Stages.Tick(ctx); err != nil {
+			return false, "", err
+		}
 		a, err := s.platformStatus(ctx, "android")
 		if err != nil {
 			return false, "", err
 		}
-		i, err := s.platformStatus(ctx, "ios")
-		if err != nil {
+		if i, err = s.platformStatus(ctx, "ios"); err != nil {
 			return false, "", err
 		}
 		state := "android " + a + ", ios " + i
@@ -230,10 +255,20 @@ func (s *Story) submit(ctx context.Context) (string, error) {
 func (s *Story) start(platform string) func(ctx context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
 		var res httpapi.StageActionResult
-		if err := s.api.Do(ctx, "POST", s.releasePath("start"), url.Values{"platform": {platform}}, nil, &res); err != nil {
-			return "", err
+		err := s.api.Do(ctx, "POST", s.releasePath("start"), url.Values{"platform": {platform}}, nil, &res)
+		if err != nil {
+			// The scheduler may have started it on its own (iOS on its
+			// day); then the release says so.
+			rel, rerr := s.release(ctx)
+			if rerr != nil {
+				return "", err
+			}
+			res.Release = *rel
 		}
 		for _, p := range res.Platforms {
+			if p.Platform == platform && p.Status != "rolling_out" && err != nil {
+				return "", err
+			}
 			if p.Platform == platform && p.Rollout != nil {
 				s.fleet.setRollout(ripcord.Platform(platform), p.Rollout.Percent/100)
 				return p.Rollout.Label, nil
@@ -247,8 +282,12 @@ func (s *Story) start(platform string) func(ctx context.Context) (string, error)
 // health verdict allows it, then advances.
 func (s *Story) advanceAndroid(ctx context.Context) (string, error) {
 	var verdict string
-	for day := 0; day < 3; day++ {
-		if _, _, err := s.fleet.run(ctx, 12*time.Hour, 30*time.Minute); err != nil {
+	for step := 0; step < 20; step++ {
+		if _, _, err := s.fleet.run(ctx, 2*time.Hour, time.Hour); err != nil {
+			return "", err
+		}
+		// 8 % of users: about 3,000 sessions an hour, no crash.
+		if err := s.report(ctx, ripcord.Android, targetVersion, 2, 3000, 0); err != nil {
 			return "", err
 		}
 		var res httpapi.StageActionResult
@@ -256,9 +295,19 @@ func (s *Story) advanceAndroid(ctx context.Context) (string, error) {
 		var re *ripcord.Error
 		if errors.As(err, &re) && re.Code == ripcord.ECONFLICT {
 			verdict = re.Message
-			continue // not due yet, or health not conclusive: more traffic
-		}
-		if err != nil {
+			rel, rerr := s.release(ctx)
+			if rerr != nil {
+				return "", rerr
+			}
+			advanced := false
+			for _, p := range rel.Platforms {
+				advanced = advanced || (p.Platform == "android" && p.Rollout != nil && p.Rollout.Stage >= 2)
+			}
+			if !advanced {
+				continue // not due yet, or health not conclusive: more traffic
+			}
+			res.Release = *rel // the scheduler advanced it first
+		} else if err != nil {
 			return "", err
 		}
 		for _, p := range res.Platforms {
@@ -268,30 +317,38 @@ func (s *Story) advanceAndroid(ctx context.Context) (string, error) {
 			}
 		}
 	}
-	return "", fmt.Errorf("android did not advance after a day and a half: %s", verdict)
+	return "", fmt.Errorf("android did not advance after 40 hours: %s", verdict)
 }
 
 // iosRollbackApproved waits while Ripcord creates the rollback's App Store
 // version and App Review approves it.
 func (s *Story) iosRollbackApproved(ctx context.Context) (string, error) {
-	// Ask for the follow-up now rather than wait for the periodic watch.
-	if err := s.api.Do(ctx, "POST", s.releasePath("rollback-build"), url.Values{"platform": {"ios"}}, nil, nil); err != nil {
-		return "", err
-	}
 	var window string
-	return s.waitFor(ctx, "the approval of the iOS rollback version", 30*time.Minute, 90*time.Second, func(ctx context.Context) (bool, string, error) {
+	return s.waitFor(ctx, "the approval of the iOS rollback version", 0, 90*time.Second, func(ctx context.Context) (bool, string, error) {
+		// Ask for the follow-up now rather than wait for the periodic
+		// watch (every 5 minutes of real time); each run reads the store
+		// first, so asking again never submits twice.
+		if err := s.api.Do(ctx, "POST", s.releasePath("rollback-build"), url.Values{"platform": {"ios"}}, nil, nil); err != nil {
+			return false, "", err
+		}
+		time.Sleep(200 * time.Millisecond)
 		rb, err := s.rollbackBuild(ctx, "ios")
 		if err != nil {
 			return false, "", err
 		}
-		if rb.Protection != "" && window == "" {
+		if rb.Protection != "" {
 			window = rb.Protection
 		}
 		if rb.Releasable {
 			return true, fmt.Sprintf("%s %s; before that: %s", rb.Version, rb.StoreVersionState, window), nil
 		}
-		if _, _, err := s.fleet.run(ctx, 30*time.Minute, 30*time.Minute); err != nil {
-			return false, "", err
+		if rb.StoreVersionState != "" { // in App Review: a few hours of store time pass
+			if _, _, err := s.fleet.run(ctx, 3*time.Hour, time.Hour); err != nil {
+				return false, "", err
+			}
+			if err := s.report(ctx, ripcord.Android, targetVersion, 3, 10000, 0); err != nil {
+				return false, "", err
+			}
 		}
 		return false, rb.StoreVersionState + " " + rb.Protection, nil
 	})
@@ -318,7 +375,7 @@ func (s *Story) crashSpike(ctx context.Context) (string, error) {
 		if a == "halted" && i == "paused" {
 			return true, fmt.Sprintf("android halted, ios paused %.1fs after the spike began reaching the server", time.Since(began).Seconds()), nil
 		}
-		if _, _, err := s.fleet.run(ctx, 5*time.Minute, 5*time.Minute); err != nil {
+		if _, _, err := s.fleet.run(ctx, 10*time.Minute, 10*time.Minute); err != nil {
 			return false, "", err
 		}
 		return false, "android " + a + ", ios " + i, nil

@@ -30,6 +30,7 @@ import (
 	"github.com/ripcordhq/ripcord/internal/credentials"
 	"github.com/ripcordhq/ripcord/internal/ipa"
 	"github.com/ripcordhq/ripcord/internal/ipa/devpki"
+	"github.com/ripcordhq/ripcord/internal/play"
 	"github.com/ripcordhq/ripcord/internal/signingkey"
 )
 
@@ -163,6 +164,11 @@ func (e *Env) Seed(ctx context.Context) (*Seeded, error) {
 			if err != nil {
 				return nil, fmt.Errorf("demo: upload %s %s: %w", p, v.version, err)
 			}
+			if p == ripcord.Android && v.version == targetVersion {
+				if err := e.ciUploadToPlay(ctx, path); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	rel, err := d.Catalog.ReleaseCreate(ctx, AppName, targetVersion)
@@ -170,6 +176,24 @@ func (e *Env) Seed(ctx context.Context) (*Seeded, error) {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	return &Seeded{AdminToken: secret, UserToken: userToken, Password: password, App: app, Release: rel}, nil
+}
+
+// ciUploadToPlay puts the target's APK on Google Play's internal track, as
+// the app's CI does when it builds a release: Play burns its versionCode,
+// and the rollback Ripcord prepares takes the next one above it.
+func (e *Env) ciUploadToPlay(ctx context.Context, apkPath string) error {
+	b, err := os.ReadFile(apkPath)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	pc, err := play.New(ctx, play.Config{ServiceAccountJSON: e.Fake.Credentials().PlayServiceAccountJSON, Endpoint: e.FakeURL + "/"})
+	if err != nil {
+		return fmt.Errorf("demo: CI's Play client: %w", err)
+	}
+	if _, err := pc.Upload(ctx, play.UploadParams{Package: BundleID, File: b, APK: true, Track: play.TrackInternal}); err != nil {
+		return fmt.Errorf("demo: CI's upload of %s to Google Play: %w", targetVersion, err)
+	}
+	return nil
 }
 
 // artifact writes the demo build of a platform and version into dir: the

@@ -10,6 +10,8 @@ import (
 
 	"github.com/ripcordhq/ripcord"
 	"github.com/ripcordhq/ripcord/internal/fleet"
+	"github.com/ripcordhq/ripcord/internal/healthwatch"
+	"github.com/ripcordhq/ripcord/internal/httpapi"
 )
 
 // traffic is the demo's simulated users: per platform a fleet of devices
@@ -31,8 +33,8 @@ type dsn struct{ project, key string }
 // Traffic sizes: enough sessions for the statistics to conclude within a
 // demo day, few enough that a beat takes well under a second.
 const (
-	devicesPerPlatform = 400
-	spikeDevices       = 200
+	devicesPerPlatform = 100
+	spikeDevices       = 60
 	spikeCrashRate     = 0.04 // a bad 1.2.0: 96 % crash-free sessions, the roll-back tier
 	healthyCrashRate   = 0.0001
 )
@@ -48,7 +50,7 @@ func newTraffic(ctx context.Context, e *Env, appID int64) (*traffic, error) {
 		t.keys[p.Platform] = dsn{project: strconv.FormatInt(p.ID, 10), key: p.PublicKey}
 	}
 	for i, p := range []ripcord.Platform{ripcord.Android, ripcord.IOS} {
-		f, err := t.newFleet(p, uint64(i+1), devicesPerPlatform, healthyCrashRate, t.share(p))
+		f, err := t.newFleet(p, uint64(i+1), devicesPerPlatform, 3, healthyCrashRate, t.share(p))
 		if err != nil {
 			return nil, err
 		}
@@ -75,7 +77,7 @@ func (t *traffic) setRollout(p ripcord.Platform, fraction float64) {
 
 // newFleet builds a fleet on platform p: 1.1.0 everywhere, 1.2.0 on the
 // share the rollout gives it, with crashRate on 1.2.0.
-func (t *traffic) newFleet(p ripcord.Platform, seed uint64, devices int, crashRate float64, rollout func(time.Time) float64) (*fleet.Fleet, error) {
+func (t *traffic) newFleet(p ripcord.Platform, seed uint64, devices int, launches, crashRate float64, rollout func(time.Time) float64) (*fleet.Fleet, error) {
 	k, ok := t.keys[p]
 	if !ok {
 		return nil, fmt.Errorf("demo: the app has no Sentry project on %s", p)
@@ -86,7 +88,10 @@ func (t *traffic) newFleet(p ripcord.Platform, seed uint64, devices int, crashRa
 	}
 	return fleet.New(fleet.Config{
 		BaseURL: t.e.Daemon.URL(), ProjectID: k.project, PublicKey: k.key, Now: t.e.Clock.Now, Seed: seed, Devices: devices,
-		Platform: platform, LaunchesPerHour: 3,
+		// Most devices send sessions aggregates (about one envelope per
+		// step, as request-mode SDKs do); the rest send each session's
+		// updates.
+		Platform: platform, LaunchesPerHour: launches, AggregateShare: 0.8, Concurrency: 8,
 		Releases: []fleet.Release{
 			{Name: fmt.Sprintf("%s@%s+%d", BundleID, liveVersion, liveBuild), CrashRate: healthyCrashRate},
 			{Name: fmt.Sprintf("%s@%s+%d", BundleID, targetVersion, targetBuild), CrashRate: crashRate, Rollout: rollout},
@@ -96,7 +101,7 @@ func (t *traffic) newFleet(p ripcord.Platform, seed uint64, devices int, crashRa
 
 // spike adds devices on p that run 1.2.0 and crash often.
 func (t *traffic) spike(p ripcord.Platform) error {
-	f, err := t.newFleet(p, 100+uint64(len(t.fleets)), spikeDevices, spikeCrashRate, fleet.Constant(1))
+	f, err := t.newFleet(p, 100+uint64(len(t.fleets)), spikeDevices, 30, spikeCrashRate, fleet.Constant(1))
 	if err != nil {
 		return err
 	}
@@ -130,4 +135,22 @@ func percent(f float64) string {
 		return fmt.Sprintf("%.0f %%", f*100)
 	}
 	return fmt.Sprintf("%g %%", f*100)
+}
+
+// report files counts from the team's other crash reporter through the
+// batch API (POST /api/v1/health/samples): hours of sessions on a release,
+// one sample per hour ending now, with crashes spread over them. The
+// simulated fleet alone would take minutes to send a day of traffic.
+func (s *Story) report(ctx context.Context, p ripcord.Platform, version string, hours int, perHour, crashes int64) error {
+	now := s.env.Clock.Now().UTC().Truncate(time.Minute)
+	var req httpapi.HealthSamplesRequest
+	for h := hours; h >= 1; h-- {
+		bad := int64(0)
+		if crashes > 0 && h%max(1, hours/int(crashes)) == 0 {
+			bad, crashes = 1, crashes-1
+		}
+		req.Samples = append(req.Samples, healthwatch.Sample{App: AppName, Platform: p, Version: version, Metric: healthwatch.CrashFreeSessions,
+			WindowStart: now.Add(-time.Duration(h) * time.Hour), Bad: bad, Total: perHour})
+	}
+	return s.api.Do(ctx, "POST", "/api/v1/health/samples", nil, req, nil)
 }
