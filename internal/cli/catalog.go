@@ -317,28 +317,7 @@ func (c *CLI) releaseCmd() *cobra.Command {
 				if err := cl.Do(ctx, method, appPath(args[0])+"/releases/"+url.PathEscape(args[1])+"/rollback-build", q, nil, &rb); err != nil {
 					return err
 				}
-				return c.print(rb, func(w *tabwriter.Writer) {
-					fmt.Fprintf(w, "TARGET\t%s %s (%s)\n", rb.App, rb.TargetVersion, rb.Platform)
-					fmt.Fprintf(w, "STATE\t%s\n", rb.State)
-					if rb.Reason != "" {
-						fmt.Fprintf(w, "REASON\t%s\n", rb.Reason)
-					}
-					if rb.Version != "" {
-						fmt.Fprintf(w, "ROLLBACK\t%s (%s)\n", rb.Version, rb.BuildNumber)
-						fmt.Fprintf(w, "SOURCE\tbuild %d, sha256 %s\n", rb.SourceBuildID, rb.SourceSHA256)
-					}
-					if rb.SHA256 != "" {
-						fmt.Fprintf(w, "SHA256\t%s\n", rb.SHA256)
-						fmt.Fprintf(w, "SIGNER\t%s\n", rb.SignerCertSHA256)
-					}
-					if len(rb.Findings) > 0 && string(rb.Findings) != "[]" {
-						fmt.Fprintf(w, "FINDINGS\t%s\n", rb.Findings)
-					}
-					if rb.StoreRef != "" {
-						fmt.Fprintf(w, "STORE\t%s\n", rb.StoreRef)
-					}
-					printRollbackStoreVersion(w, rb)
-				})
+				return c.print(rb, func(w *tabwriter.Writer) { printRollbackBuild(w, rb) })
 			})
 		}}
 	rollbackBuild.Flags().BoolVar(&prepare, "prepare", false, "queue its preparation (once; a preparation already queued or running is not repeated)")
