@@ -2,7 +2,6 @@ package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -80,9 +79,6 @@ func (s *Story) printf(format string, args ...any) {
 	day := int(now.Sub(s.day0).Hours()/24) + 1
 	fmt.Fprintf(s.out, "[%6.2fs | day %d %s] %s\n", time.Since(s.began).Seconds(), day, now.UTC().Format("15:04"), fmt.Sprintf(format, args...))
 }
-
-// errStill is what a wait returns while the condition does not hold yet.
-var errStill = errors.New("not yet")
 
 // waitFor polls check until it holds, moving the demo clock by step before
 // each poll (store review, processing and rollout stages take store time),

@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"fmt"
-	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -30,8 +29,9 @@ type traffic struct {
 // dsn is what a fleet needs to reach a platform's Sentry project.
 type dsn struct{ project, key string }
 
-// Traffic sizes: enough sessions for the statistics to conclude within a
-// demo day, few enough that a beat takes well under a second.
+// Traffic sizes: few devices, so a simulated hour takes well under a
+// second (day-scale counts come through the batch API, see report), and a
+// spike that crosses the roll-back line within a simulated hour.
 const (
 	devicesPerPlatform = 100
 	spikeDevices       = 60
@@ -127,14 +127,6 @@ func (t *traffic) run(ctx context.Context, d, step time.Duration) (sessions, cra
 		}
 	}
 	return sessions, crashes, nil
-}
-
-// percent formats a fraction as a rollout percentage.
-func percent(f float64) string {
-	if f == math.Trunc(f*100)/100 {
-		return fmt.Sprintf("%.0f %%", f*100)
-	}
-	return fmt.Sprintf("%g %%", f*100)
 }
 
 // report files counts from the team's other crash reporter through the
