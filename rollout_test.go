@@ -125,9 +125,9 @@ func TestRolloutPlanHoldReason(t *testing.T) {
 		at   time.Time
 		want string
 	}{
-		{time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), ""},                 // Monday
-		{time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC), "weekend"},          // Saturday
-		{time.Date(2026, 11, 27, 23, 30, 0, 0, time.UTC), "weekend"},         // Friday in UTC, Saturday in Berlin
+		{time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), ""},                  // Monday
+		{time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC), "weekend"},           // Saturday
+		{time.Date(2026, 11, 27, 23, 30, 0, 0, time.UTC), "weekend"},          // Friday in UTC, Saturday in Berlin
 		{time.Date(2026, 12, 24, 9, 0, 0, 0, time.UTC), "holiday 2026-12-24"}, // Thursday, a holiday
 	} {
 		require.Equal(t, tc.want, plan.HoldReason(tc.at), "%s", tc.at)
