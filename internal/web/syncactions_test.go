@@ -24,8 +24,8 @@ type Pauser interface {
 }
 
 // RolloutActions runs actions synchronously through a Rollouts service and
-// reads the latest one back from the audit log: for rollout services that
-// act in one call (the dashboard's unit tests use one); the server uses
+// reads the latest one back from the audit log. The dashboard's unit tests
+// drive pages with it over a hand-written fake; the server uses
 // DurableActions, whose steps are recorded as a job completes them.
 type RolloutActions struct {
 	Rollouts Rollouts
