@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -90,8 +89,7 @@ type webGate struct{ s *gate.Service }
 
 func (w webGate) ReleaseGate(ctx context.Context, app, version string) (*web.GateView, error) {
 	d, err := w.s.Latest(ctx, app, version)
-	var re *ripcord.Error
-	if errors.As(err, &re) && re.Code == ripcord.ENOTFOUND {
+	if ripcord.ErrorCode(err) == ripcord.ENOTFOUND {
 		return &web.GateView{Items: []web.GateItem{{Name: "no gate check recorded yet", Detail: "`ripcord gate check " + app + " " + version + "` records one"}}}, nil
 	} else if err != nil {
 		return nil, err

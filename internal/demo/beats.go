@@ -139,11 +139,10 @@ func (s *Story) noGo(ctx context.Context) (string, error) {
 		return "", errors.New("the gate said go before the runbook was rehearsed")
 	}
 	err = s.api.Do(ctx, "POST", s.releasePath("start"), url.Values{"platform": {"android"}}, nil, nil)
-	var re *ripcord.Error
-	if !errors.As(err, &re) || re.Code != ripcord.ECONFLICT {
+	if ripcord.ErrorCode(err) != ripcord.ECONFLICT {
 		return "", fmt.Errorf("starting the rollout without a go should be refused, got %v", err)
 	}
-	return fmt.Sprintf("failing: %s; start refused: %s", strings.Join(failing, ", "), re.Message), nil
+	return fmt.Sprintf("failing: %s; start refused: %s", strings.Join(failing, ", "), ripcord.ErrorMessage(err)), nil
 }
 
 // rehearseAndApprove walks the checkout runbook in staging through the
@@ -292,9 +291,8 @@ func (s *Story) advanceAndroid(ctx context.Context) (string, error) {
 		}
 		var res httpapi.StageActionResult
 		err := s.api.Do(ctx, "POST", s.releasePath("advance"), url.Values{"platform": {"android"}}, nil, &res)
-		var re *ripcord.Error
-		if errors.As(err, &re) && re.Code == ripcord.ECONFLICT {
-			verdict = re.Message
+		if ripcord.ErrorCode(err) == ripcord.ECONFLICT {
+			verdict = ripcord.ErrorMessage(err)
 			rel, rerr := s.release(ctx)
 			if rerr != nil {
 				return "", rerr
